@@ -1,0 +1,37 @@
+"""The Hydra application: one call of `task` = one benchmark point."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from qbench import progress
+from qbench.runner import run_point
+
+log = logging.getLogger("qbench")
+
+
+def concurrency_of(hydra_cfg) -> int:
+    """How many points of this launch run at once on this machine (joblib's n_jobs, else 1)."""
+    n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
+    if n_jobs is None:
+        return 1
+    return (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+
+
+def benchmark_dir(hydra_cfg) -> Path:
+    return Path(hydra_cfg.sweep.dir if hydra_cfg.mode == RunMode.MULTIRUN else hydra_cfg.run.dir)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def task(cfg: DictConfig) -> str:
+    hydra_cfg = HydraConfig.get()
+    record = run_point(cfg, Path(hydra_cfg.runtime.output_dir), benchmark_dir(hydra_cfg).name,
+                       concurrency_of(hydra_cfg))
+    progress.point_finished(record, benchmark_dir(hydra_cfg))
+    return record["status"]

@@ -1,0 +1,1 @@
+"""One adapter module per backend, all behind `qbench.backends.base.Backend`."""

@@ -1,0 +1,131 @@
+"""The protocol every backend adapter follows.
+
+An adapter is named by `_target_` in `conf/backend/NAME.yaml`, so a user's own
+backend is a yaml file plus a subclass of `Backend` on the Python path.
+
+Lifecycle inside a worker process:
+    load()                      import the library (once per worker, untimed)
+    prepare(circuit, spec)      translate / transpile (timed separately: convert_seconds)
+    run(prepared)               THE timed call: simulate and sample `shots`
+    histogram(prepared, raw)    untimed: the raw result as {bitstring: count}, char q = qubit q
+    final_state(prepared)       untimed, optional: the noiseless final state for verification
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qbench.circuits import Circuit
+
+BYTES_PER_AMPLITUDE = {"single": 8, "double": 16}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything about a point that is not the circuit or the backend's own options."""
+
+    shots: int
+    seed: int
+    threads: int
+    noise: dict = field(default_factory=lambda: {"name": "none", "strength": 0.0})
+
+
+class Backend:
+    #: modules that must be importable for the backend to be available
+    modules: tuple[str, ...] = ()
+    #: distributions whose versions are recorded in every result
+    packages: tuple[str, ...] = ()
+    #: precisions the library can simulate in
+    precisions: tuple[str, ...] = ("single", "double")
+    #: what the state costs in memory: statevector, density_matrix or stabilizer
+    representation: str = "statevector"
+
+    def __init__(self, name: str, device: str = "CPU", precision: str = "single",
+                 threads: int | None = None, method: str = "statevector", **options: Any):
+        self.name = name
+        self.device = str(device).upper()
+        self.precision = precision
+        self.threads = threads
+        self.method = method
+        self.options = options
+
+    # -- cheap checks, run in the Hydra job before any worker is involved ------------------
+    def available(self) -> str | None:
+        """None when the backend can run here, else the exact reason it cannot."""
+        for module in self.modules:
+            if importlib.util.find_spec(module) is None:
+                return f"Python module '{module}' is not installed"
+        if self.device == "GPU":
+            return "no CUDA device: the CPU build of this library has no GPU support here"
+        return None
+
+    def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
+        """None when this point can run on this backend, else why it is skipped."""
+        if self.precision not in self.precisions:
+            return f"{self.name} does not simulate in {self.precision} precision (allowed: {', '.join(self.precisions)})"
+        return None
+
+    def memory_estimate_bytes(self, n_qubits: int) -> int:
+        amp = BYTES_PER_AMPLITUDE.get(self.precision, 16)
+        if self.representation == "stabilizer":
+            return 8 * n_qubits * n_qubits
+        if self.representation == "density_matrix" or self.method == "density_matrix":
+            return amp * 4**n_qubits
+        return amp * 2**n_qubits
+
+    def memory_formula(self, n_qubits: int) -> str:
+        amp = BYTES_PER_AMPLITUDE.get(self.precision, 16)
+        if self.representation == "stabilizer":
+            return f"stabilizer tableau of {n_qubits} qubits"
+        if self.representation == "density_matrix" or self.method == "density_matrix":
+            return f"density matrix 4^{n_qubits} x {amp} B"
+        return f"state vector 2^{n_qubits} x {amp} B"
+
+    def versions(self) -> dict[str, str]:
+        found = {}
+        for package in self.packages:
+            try:
+                found[package] = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                found[package] = None
+        return found
+
+    def describe(self) -> dict:
+        """Every option that shapes the simulation, recorded in the result."""
+        return {"device": self.device, "precision": self.precision, "method": self.method,
+                "threads": self.threads, **self.options}
+
+    # -- the timed protocol, run inside the worker -----------------------------------------
+    def load(self) -> None:
+        for module in self.modules:
+            importlib.import_module(module)
+
+    def prepare(self, circuit: Circuit, spec: RunSpec) -> Any:
+        raise NotImplementedError
+
+    def run(self, prepared: Any) -> Any:
+        raise NotImplementedError
+
+    def histogram(self, prepared: Any, raw: Any) -> dict[str, int]:
+        raise NotImplementedError
+
+    def final_state(self, prepared: Any) -> np.ndarray | None:
+        return None
+
+
+def histogram_from_samples(samples: np.ndarray) -> dict[str, int]:
+    """(shots, n_qubits) array of 0/1, column q = qubit q -> {bitstring: count}."""
+    samples = np.asarray(samples, dtype=np.uint8)
+    if samples.size == 0:
+        return {}
+    rows, counts = np.unique(samples, axis=0, return_counts=True)
+    return {"".join("1" if b else "0" for b in row): int(c) for row, c in zip(rows, counts)}
+
+
+def little_endian_to_canonical(state: np.ndarray, n_qubits: int) -> np.ndarray:
+    """Reorder a state indexed with qubit 0 as the least significant bit (Qiskit, stim 'little')."""
+    return np.asarray(state).reshape((2,) * n_qubits).transpose(range(n_qubits - 1, -1, -1)).reshape(-1)

@@ -1,0 +1,36 @@
+"""qsim: Google's C++ state-vector simulator through qsimcirq (single precision only)."""
+from __future__ import annotations
+
+from qbench.backends.base import Backend, RunSpec, histogram_from_samples
+from qbench.backends.cirq_backend import to_cirq
+from qbench.circuits import Circuit
+
+
+class QsimBackend(Backend):
+    modules = ("qsimcirq", "cirq")
+    packages = ("qsimcirq", "cirq-core")
+    precisions = ("single",)  # qsim's kernels are float32
+
+    def describe(self):
+        return {**super().describe(), "max_fused_gate_size": self.options.get("max_fused_gate_size", 2)}
+
+    def prepare(self, circuit: Circuit, spec: RunSpec):
+        import cirq
+        import qsimcirq
+
+        body, qubits = to_cirq(circuit)
+        # qsim defaults to 1 CPU thread; its maintainers expect users to set cpu_threads.
+        options = qsimcirq.QSimOptions(cpu_threads=self.threads or spec.threads,
+                                       max_fused_gate_size=self.options.get("max_fused_gate_size", 2))
+        simulator = qsimcirq.QSimSimulator(qsim_options=options, seed=spec.seed)
+        return {"body": body, "measured": body + cirq.measure(*qubits, key="m"),
+                "simulator": simulator, "shots": spec.shots}
+
+    def run(self, prepared):
+        return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
+
+    def histogram(self, prepared, raw):
+        return histogram_from_samples(raw.measurements["m"])
+
+    def final_state(self, prepared):
+        return prepared["simulator"].simulate(prepared["body"]).final_state_vector

@@ -1,0 +1,28 @@
+"""Hydra callbacks: what happens once a run or a whole multirun has ended."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from qbench import progress, records
+
+log = logging.getLogger("qbench")
+
+# Read by the CLI after Hydra returns: any error/timeout makes the process exit non-zero.
+outcome = {"failed": 0}
+
+
+class QbenchCallback(Callback):
+    def _finish(self, directory: Path) -> None:
+        counts = progress.count_statuses(directory)
+        outcome["failed"] = sum(counts[s] for s in records.FAILED_STATUSES) + counts["unreadable"]
+        log.info("%s -> %s", progress.final_line(counts), directory)
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        self._finish(Path(config.hydra.runtime.output_dir))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        self._finish(Path(config.hydra.sweep.dir))

@@ -1,0 +1,82 @@
+"""`qbench` / `python -m qbench`: Hydra runs and sweeps, plus qbench's own subcommands.
+
+Plain Hydra usage (`-m`, `--cfg job`, `--help`, tab completion) behaves exactly as
+Hydra does. Before launching, every point of the sweep is composed and validated so
+that bad input costs one line and exit code 2, before anything runs or is written.
+"""
+from __future__ import annotations
+
+import sys
+
+EXIT_BAD_INPUT = 2
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:function, one-line help)
+}
+
+
+def error(message: str) -> int:
+    print(f"qbench: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def print_help() -> None:
+    print("usage: qbench [SUBCOMMAND ...] | [HYDRA OPTIONS] [OVERRIDES ...]\n")
+    print("Benchmark quantum circuit simulators. Without a subcommand, qbench is the Hydra app:")
+    print("  qbench -m backend=cirq,stim n_qubits=4,8        sweep (see `qbench --hydra-help`)")
+    print("  qbench --cfg job backend=qsim                   show the composed config\n")
+    if SUBCOMMANDS:
+        print("subcommands:")
+        for name, (_, summary) in SUBCOMMANDS.items():
+            print(f"  {name:<14} {summary}")
+        print()
+    print("Hydra's own help (config groups and options) follows.\n")
+
+
+def _hydra_passthrough(args) -> bool:
+    """Hydra commands that launch nothing: no pre-flight needed."""
+    return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+
+
+def run_hydra(argv: list[str]) -> int:
+    from hydra._internal.utils import get_args_parser
+
+    args = get_args_parser().parse_args(argv)
+    if not _hydra_passthrough(args):
+        from qbench import sweep
+        from qbench.progress import SWEEP_SIZE_ENV
+        from qbench.validate import ConfigError, check_point
+
+        try:
+            points = sweep.expand(args.overrides, args.multirun, args.config_dir, args.config_name or "config")
+            for point in points:
+                check_point(point.cfg)
+        except ConfigError as exc:
+            return error(str(exc))
+        except sweep.COMPOSE_ERRORS as exc:
+            return error(sweep.one_line(exc))
+        import os
+
+        os.environ[SWEEP_SIZE_ENV] = str(len(points))
+    elif args.help:
+        print_help()
+
+    from qbench import app, callbacks
+
+    sys.argv = [sys.argv[0], *argv]
+    app.task()
+    return 1 if callbacks.outcome["failed"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        target, _ = SUBCOMMANDS[argv[0]]
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)(argv[1:])
+    return run_hydra(argv)
+
+
+def entry_point() -> None:
+    sys.exit(main())

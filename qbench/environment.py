@@ -1,0 +1,70 @@
+"""What machine and software a result was measured on (collected once per process)."""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import platform
+import shutil
+
+# Every simulator package qbench knows, recorded in every result whatever the backend.
+TRACKED_PACKAGES = ("qbench", "numpy", "hydra-core", "cirq-core", "qiskit", "qiskit-aer", "qsimcirq",
+                    "pennylane", "pennylane-lightning", "stim", "mlflow", "cuquantum-python", "custatevec-cu12")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable, or the cgroup limit when that is lower (containers, SLURM jobs)."""
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            raw = f.read().strip()
+        if raw != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                cgroup_free = int(raw) - int(f.read().strip())
+            available = cgroup_free if available is None else min(available, cgroup_free)
+    except (OSError, ValueError):
+        pass
+    return available if available is not None else 0
+
+
+def gpu_available() -> bool:
+    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
+
+
+@functools.lru_cache(maxsize=1)
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "python_version": platform.python_version(),
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 2),
+        "gpu_available": gpu_available(),
+        "hostname": platform.node(),
+        "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
+    }

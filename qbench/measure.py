@@ -1,0 +1,126 @@
+"""The timing protocol and verification of one point, executed where the simulation runs.
+
+This is the only code that times a simulator. It runs inside an isolated worker
+(`qbench.worker`) or, with `execution.isolation=none`, in the Hydra job itself.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+from qbench import reference
+from qbench.backends.base import Backend
+
+# Adapters loaded in this process, keyed by their full config: imports happen once per worker.
+_LOADED: dict[str, Backend] = {}
+
+
+def instantiate_backend(config: dict) -> Backend:
+    """Build the adapter a backend config names by `_target_` (cheap: no heavy import)."""
+    options = dict(config)
+    module_name, _, class_name = options.pop("_target_").rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)(**options)
+
+
+def load_backend(config: dict) -> tuple[Backend, float]:
+    """The loaded adapter for this config and the seconds its import took (0 when reused)."""
+    key = repr(sorted(config.items()))
+    if key in _LOADED:
+        return _LOADED[key], 0.0
+    backend = instantiate_backend(config)
+    start = time.perf_counter()
+    backend.load()
+    _LOADED[key] = backend
+    return backend, time.perf_counter() - start
+
+
+def _reset_peak_rss() -> bool:
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so the peak is this run's, not the worker's.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def measure(request: dict) -> dict:
+    """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed)."""
+    backend, import_seconds = load_backend(request["backend"])
+    circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
+    _reset_peak_rss()
+
+    start = time.perf_counter()
+    prepared = backend.prepare(circuit, spec)
+    convert_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    raw = backend.run(prepared)
+    dry_run_seconds = time.perf_counter() - start
+
+    for _ in range(execution["warmup_runs"]):
+        backend.run(prepared)
+
+    times = []
+    for _ in range(execution["repetitions"]):
+        start = time.perf_counter()
+        raw = backend.run(prepared)
+        times.append(time.perf_counter() - start)
+    memory_peak_mb = _peak_rss_mb()
+
+    histogram = backend.histogram(prepared, raw)
+    return {
+        "histogram": histogram,
+        "import_seconds": import_seconds,
+        "convert_seconds": convert_seconds,
+        "dry_run_seconds": dry_run_seconds,
+        "execution_times_seconds": times,
+        "memory_peak_mb": memory_peak_mb,
+        "verification": verify(backend, prepared, circuit, histogram, spec.shots, execution["verify_max_qubits"]),
+        "backend_details": backend.describe(),
+    }
+
+
+def verify(backend: Backend, prepared: Any, circuit, histogram: dict, shots: int, max_qubits: int) -> dict:
+    """Compare the run with the exact reference of its canonical circuit.
+
+    n <= max_qubits: exact ideal state (closed form for ghz/qft, NumPy simulation otherwise);
+    fidelity = |<ideal|backend state>|^2 when the adapter exposes its state.
+    Larger n: only families with a closed-form distribution (ghz) are checked, on the histogram.
+    """
+    ideal: Any = None
+    result: dict = {"fidelity": None, "fidelity_method": None}
+    if circuit.n_qubits <= max_qubits:
+        ideal_state = reference.analytic_statevector(circuit)
+        if ideal_state is None:
+            ideal_state = reference.statevector(circuit)
+        ideal = reference.probabilities(ideal_state)
+        state = backend.final_state(prepared)
+        if state is not None:
+            result["fidelity"] = reference.state_fidelity(ideal_state, state)
+            result["fidelity_method"] = "statevector"
+    else:
+        ideal = reference.analytic_distribution(circuit)
+    if ideal is None:
+        result["fidelity_method"] = (f"not verified: {circuit.n_qubits} qubits > verify_max_qubits={max_qubits} "
+                                     f"and '{circuit.family}' has no closed-form distribution")
+        return result
+    result["histogram_fidelity"] = reference.classical_fidelity(histogram, ideal)
+    result["tvd"] = reference.total_variation(histogram, ideal)
+    result["tvd_bound"] = reference.tvd_bound(ideal, shots)
+    if result["fidelity"] is None:
+        result["fidelity"] = result["histogram_fidelity"]
+        result["fidelity_method"] = "distribution"
+    return result

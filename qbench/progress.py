@@ -1,0 +1,38 @@
+"""What a person watching a sweep sees: a line per finished point and a count at the end."""
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+
+from qbench import records
+
+log = logging.getLogger("qbench")
+SWEEP_SIZE_ENV = "QBENCH_SWEEP_SIZE"  # set by the qbench CLI after expanding the sweep
+
+
+def point_line(record: dict) -> str:
+    cfg = record.get("config", {})
+    seconds = record.get("metrics", {}).get("execution_time_seconds")
+    detail = f"{seconds:.4g}s" if seconds is not None else (record.get("reason") or "")
+    noise = cfg.get("noise_model")
+    noise_part = f" {noise}({cfg.get('noise_strength')})" if noise and noise != "none" else ""
+    return (f"{record.get('backend')} {cfg.get('n_qubits')}q {cfg.get('circuit_type')}{noise_part}: "
+            f"{record['status']} {detail}")
+
+
+def point_finished(record: dict, sweep_dir: Path) -> None:
+    done = len(records.find_results(sweep_dir))
+    total = os.environ.get(SWEEP_SIZE_ENV, "?")
+    log.info("[%d/%s] %s", done, total, point_line(record))
+
+
+def count_statuses(sweep_dir: Path) -> Counter:
+    return Counter((records.read(p) or {}).get("status", "unreadable") for p in records.find_results(sweep_dir))
+
+
+def final_line(counts: Counter) -> str:
+    failed = sum(counts[s] for s in records.FAILED_STATUSES) + counts["unreadable"]
+    return (f"{sum(counts.values())} points: {counts['success']} successful, "
+            f"{counts['skipped'] + counts['unavailable']} skipped/unavailable, {failed} failed")

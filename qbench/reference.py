@@ -1,0 +1,140 @@
+"""Exact references: an independent NumPy state-vector simulator and analytic states.
+
+Every backend is checked against these. Index convention: qubit 0 is the most
+significant bit, so `format(i, f"0{n}b")` is the bitstring with character q = qubit q.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qbench.circuits import Circuit, Gate
+
+_S2 = 1 / math.sqrt(2)
+_FIXED = {
+    "h": np.array([[_S2, _S2], [_S2, -_S2]], dtype=complex),
+    "x": np.array([[0, 1], [1, 0]], dtype=complex),
+    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "z": np.diag([1, -1]).astype(complex),
+    "s": np.diag([1, 1j]),
+    "sdg": np.diag([1, -1j]),
+    "t": np.diag([1, np.exp(1j * math.pi / 4)]),
+    "tdg": np.diag([1, np.exp(-1j * math.pi / 4)]),
+    "cx": np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex),
+    "cz": np.diag([1, 1, 1, -1]).astype(complex),
+    "swap": np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=complex),
+}
+
+
+def gate_matrix(gate: Gate) -> np.ndarray:
+    """Unitary of a canonical gate; for two-qubit gates the first listed qubit is the high bit."""
+    if gate.name in _FIXED:
+        return _FIXED[gate.name]
+    (theta,) = gate.params
+    c, s = math.cos(theta / 2), math.sin(theta / 2)
+    if gate.name == "rx":
+        return np.array([[c, -1j * s], [-1j * s, c]])
+    if gate.name == "ry":
+        return np.array([[c, -s], [s, c]], dtype=complex)
+    if gate.name == "rz":
+        return np.diag([np.exp(-1j * theta / 2), np.exp(1j * theta / 2)])
+    if gate.name == "cp":
+        return np.diag([1, 1, 1, np.exp(1j * theta)])
+    raise ValueError(f"no matrix for gate {gate.name!r}")
+
+
+def apply_gate(state: np.ndarray, gate: Gate, n_qubits: int) -> np.ndarray:
+    """Apply one gate to a state held as an n-dimensional (2,)*n tensor."""
+    k = len(gate.qubits)
+    u = gate_matrix(gate).reshape((2,) * (2 * k))
+    moved = np.tensordot(u, state, axes=(list(range(k, 2 * k)), list(gate.qubits)))
+    return np.moveaxis(moved, list(range(k)), list(gate.qubits))
+
+
+def statevector(circuit: Circuit) -> np.ndarray:
+    """Exact final state from |0...0>, flattened with qubit 0 as the most significant bit."""
+    n = circuit.n_qubits
+    state = np.zeros((2,) * n, dtype=complex)
+    state[(0,) * n] = 1
+    for gate in circuit.gates:
+        state = apply_gate(state, gate, n)
+    return state.reshape(-1)
+
+
+def analytic_statevector(circuit: Circuit) -> np.ndarray | None:
+    """Closed-form final state for GHZ and QFT-of-a-basis-state, None for other families."""
+    n = circuit.n_qubits
+    dim = 2**n
+    if circuit.family == "ghz":
+        psi = np.zeros(dim, dtype=complex)
+        psi[0] = psi[-1] = _S2
+        return psi
+    if circuit.family == "qft":
+        x = int("".join(map(str, circuit.metadata["input_bits"])), 2)
+        k = np.arange(dim)
+        return np.exp(2j * np.pi * x * k / dim) / math.sqrt(dim)
+    return None
+
+
+def analytic_distribution(circuit: Circuit) -> dict[str, float] | None:
+    """Sparse ideal distribution where it is known in closed form without a state vector."""
+    n = circuit.n_qubits
+    if circuit.family == "ghz":
+        return {"0" * n: 0.5, "1" * n: 0.5}
+    return None
+
+
+def probabilities(state: np.ndarray) -> np.ndarray:
+    p = np.abs(state) ** 2
+    return p / p.sum()
+
+
+def state_fidelity(a: np.ndarray, b: np.ndarray) -> float:
+    """|<a|b>|^2 of the normalised states (insensitive to global phase and precision drift)."""
+    a = np.asarray(a, dtype=complex)
+    b = np.asarray(b, dtype=complex)
+    return float(abs(np.vdot(a, b)) ** 2 / (np.vdot(a, a).real * np.vdot(b, b).real))
+
+
+# An ideal distribution is dense probabilities (index = bitstring as an integer) or a sparse dict.
+def _ideal_p(ideal, bits: str) -> float:
+    if isinstance(ideal, dict):
+        return ideal.get(bits, 0.0)
+    return float(ideal[int(bits, 2)])
+
+
+def _ideal_values(ideal) -> np.ndarray:
+    return np.fromiter(ideal.values(), dtype=float) if isinstance(ideal, dict) else np.asarray(ideal, dtype=float)
+
+
+def classical_fidelity(histogram: dict[str, int], ideal) -> float:
+    """(sum_x sqrt(p(x) q(x)))^2 between a measured histogram and an ideal distribution."""
+    total = sum(histogram.values())
+    if total == 0:
+        return 0.0
+    overlap = sum(math.sqrt(count / total * _ideal_p(ideal, bits)) for bits, count in histogram.items())
+    return overlap**2
+
+
+def total_variation(histogram: dict[str, int], ideal) -> float:
+    """1/2 sum_x |q(x) - p(x)|; outcomes never sampled contribute their ideal mass."""
+    total = sum(histogram.values())
+    seen_mass = 0.0
+    distance = 0.0
+    for bits, count in histogram.items():
+        p = _ideal_p(ideal, bits)
+        seen_mass += p
+        distance += abs(count / total - p)
+    return 0.5 * (distance + max(0.0, 1.0 - seen_mass))
+
+
+def tvd_bound(ideal, shots: int, failure_probability: float = 1e-6) -> float:
+    """A bound the total-variation distance of `shots` exact samples exceeds with prob < failure_probability.
+
+    E[TVD] <= 1/2 sum_x sqrt(p(1-p)/shots) (Jensen on each |count/shots - p|), and TVD moves by at
+    most 1/shots per sample, so McDiarmid adds sqrt(ln(1/delta) / (2 shots)).
+    """
+    p = _ideal_values(ideal)
+    mean_bound = 0.5 * float(np.sum(np.sqrt(p * (1 - p) / shots)))
+    return mean_bound + math.sqrt(math.log(1 / failure_probability) / (2 * shots))

@@ -1,0 +1,205 @@
+"""Run one point and write its record: the one place a run is executed.
+
+Order (DESIGN.md): validate -> build canonical circuit -> supports? -> available?
+-> memory guard -> isolated worker (retries) -> verify -> result.json.
+A run never raises: every failure becomes a record with a status.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import statistics
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from qbench import circuits, environment, records
+from qbench.backends.base import RunSpec
+from qbench.measure import instantiate_backend, measure
+from qbench.validate import check_point
+from qbench.worker import WorkerFailure, run_isolated
+
+log = logging.getLogger("qbench")
+LARGE_QUBITS_WARNING = 25
+
+
+def point_config(cfg: dict) -> dict:
+    """The record's `config` section, with the original design's field names."""
+    return {
+        "n_qubits": cfg["n_qubits"],
+        "depth": cfg["circuit"].get("depth"),
+        "circuit_type": cfg["circuit"]["name"],
+        "circuit_seed": cfg["circuit"].get("seed"),
+        "noise_model": cfg["noise"]["name"],
+        "noise_strength": cfg["noise"]["strength"],
+        "mode": cfg["backend"].get("method"),
+        "shots": cfg["shots"],
+        "seed": cfg["seed"],
+        "backend_options": {k: v for k, v in cfg["backend"].items() if k not in ("_target_",)},
+        "execution": dict(cfg["execution"]),
+    }
+
+
+def threads_for(cfg: dict, concurrency: int) -> int:
+    """execution.threads, else the cores shared among concurrent workers."""
+    if cfg["execution"].get("threads"):
+        return cfg["execution"]["threads"]
+    return max(1, (os.cpu_count() or 1) // max(1, concurrency))
+
+
+def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> tuple[int, str | None]:
+    """(estimated bytes, reason to skip or None). The estimate is the simulator's state only."""
+    estimate = backend.memory_estimate_bytes(n_qubits)
+    if n_qubits > LARGE_QUBITS_WARNING:
+        log.warning("%s at %d qubits needs ~%.2f GiB of state", backend.name, n_qubits, estimate / 2**30)
+    if memory_limit_gb and estimate > memory_limit_gb * 2**30:
+        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}), "
+                          f"over execution.memory_limit_gb={memory_limit_gb}")
+    available = environment.available_memory_bytes()
+    per_worker = available // max(1, concurrency)
+    if available and estimate > per_worker:
+        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but only "
+                          f"{per_worker / 2**30:.2f} GiB is available per worker "
+                          f"({available / 2**30:.2f} GiB free / {concurrency} concurrent)")
+    return estimate, None
+
+
+@contextlib.contextmanager
+def gpu_slot(device: str, gpus: int):
+    """Machine-wide lock so that at most `gpus` GPU runs execute at once."""
+    if device != "GPU":
+        yield
+        return
+    lock_dir = Path(tempfile.gettempdir()) / "qbench-gpu-locks"
+    lock_dir.mkdir(exist_ok=True)
+    while True:
+        for slot in range(gpus):
+            handle = open(lock_dir / f"slot{slot}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(0.1)
+
+
+def _execute_with_retries(request: dict, ex: dict, threads: int) -> tuple[dict | None, list[dict]]:
+    """Outcome of the first attempt that succeeds, and every attempt's summary."""
+    attempts = []
+    for number in range(1, ex["retries"] + 2):
+        started = time.perf_counter()
+        try:
+            if ex["isolation"] == "process":
+                outcome = run_isolated(request, ex["timeout_per_run"], threads, ex["memory_limit_gb"])
+            else:
+                outcome = measure(request)
+            attempts.append({"attempt": number, "status": "success", "seconds": time.perf_counter() - started})
+            return outcome, attempts
+        except WorkerFailure as failure:
+            attempts.append({"attempt": number, "status": failure.status, "seconds": time.perf_counter() - started,
+                             "error": {"type": failure.error_type, "message": failure.message,
+                                       "traceback": failure.traceback}})
+        except Exception as exc:  # in-process mode: the simulator's own exception
+            attempts.append({"attempt": number, "status": "error", "seconds": time.perf_counter() - started,
+                             "error": {"type": type(exc).__name__, "message": str(exc),
+                                       "traceback": traceback.format_exc()}})
+        log.warning("attempt %d of %s failed: %s", number, request["backend"].get("name"),
+                    attempts[-1]["error"]["message"])
+    return None, attempts
+
+
+def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) -> dict:
+    """Execute one composed point and write `output_dir/result.json`. Never raises."""
+    wall_start = time.perf_counter()
+    plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    record = {
+        "schema_version": records.SCHEMA_VERSION, "run_id": None, "benchmark_id": benchmark_id,
+        "backend": plain.get("backend", {}).get("name"), "status": "error", "reason": None, "error": None,
+        "attempts": [], "config": {}, "metrics": {}, "measurements": {"histogram": {}, "total_shots": 0},
+        "environment": {}, "timestamps": {"started_at": records.now_iso(), "completed_at": None},
+    }
+    try:
+        kept = _fill_record(record, cfg, plain, Path(output_dir), concurrency)
+        if kept is not None:
+            return kept
+    except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
+        record.update(status="error", reason=f"{type(exc).__name__}: {exc}",
+                      error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()})
+    record["metrics"]["wall_seconds"] = time.perf_counter() - wall_start
+    record["timestamps"]["completed_at"] = records.now_iso()
+    try:
+        records.write_atomic(Path(output_dir) / records.RESULT_FILE, record)
+    except Exception:  # noqa: BLE001 - e.g. disk full: log it, the sweep goes on
+        log.exception("could not write %s", Path(output_dir) / records.RESULT_FILE)
+    return record
+
+
+def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> dict | None:
+    """Fill `record` in place; return an existing finished record of the same run_id instead, if any."""
+    record["config"] = point_config(plain)
+    check_point(cfg if not isinstance(cfg, dict) else OmegaConf.create(cfg))
+    backend = instantiate_backend(plain["backend"])
+    threads = backend.threads or threads_for(plain, concurrency)
+    record["run_id"] = records.run_id(record["config"], backend.versions())
+    record["environment"] = {**environment.machine(), "threads": threads, "concurrent_workers": concurrency}
+
+    # Resuming a sweep: a point that already finished (not failed) with the same run_id is kept.
+    existing = records.read(output_dir / records.RESULT_FILE)
+    if existing and existing.get("run_id") == record["run_id"] and existing["status"] not in records.FAILED_STATUSES:
+        log.info("%s already has a %s result for run %s: kept", output_dir, existing["status"], record["run_id"])
+        return existing
+
+    build_start = time.perf_counter()
+    circuit = circuits.build(plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"),
+                             plain["circuit"]["seed"])
+    record["metrics"].update(build_seconds=time.perf_counter() - build_start, **circuit.stats(),
+                             num_qubits_simulated=circuit.n_qubits)
+    record["config"]["circuit_fingerprint"] = circuit.fingerprint()
+    spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]))
+    ex = plain["execution"]
+
+    reason = backend.supports(circuit, spec)
+    if reason is None:
+        unavailable = backend.available()
+        if unavailable:
+            record.update(status="unavailable", reason=unavailable)
+            return None
+        estimate, reason = memory_check(backend, circuit.n_qubits, concurrency, ex["memory_limit_gb"])
+        record["metrics"]["memory_estimate_mb"] = estimate / 2**20
+    if reason:
+        record.update(status="skipped", reason=reason)
+        return None
+
+    request = {"backend": plain["backend"], "circuit": circuit, "spec": spec,
+               "execution": {k: ex[k] for k in ("warmup_runs", "repetitions", "verify_max_qubits")}}
+    with gpu_slot(backend.device, ex["gpus"]):
+        outcome, record["attempts"] = _execute_with_retries(request, ex, threads)
+    if outcome is None:
+        last = record["attempts"][-1]
+        record.update(status=last["status"], error=last["error"],
+                      reason=f"{len(record['attempts'])} attempt(s) failed; last: {last['error']['message']}")
+        return None
+
+    times = outcome["execution_times_seconds"]
+    median = statistics.median(times)
+    record["config"]["backend_options"].update(outcome["backend_details"])
+    record["metrics"].update(
+        execution_time_seconds=median, execution_times_seconds=times,
+        dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
+        convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
+        throughput_shots_per_second=plain["shots"] / median if median > 0 else None, **outcome["verification"],
+    )
+    record["measurements"] = {"histogram": outcome["histogram"], "total_shots": sum(outcome["histogram"].values())}
+    record["status"] = "success"
+    return None

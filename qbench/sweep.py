@@ -1,0 +1,75 @@
+"""Expand a Hydra command line into its points exactly as Hydra's basic sweeper would.
+
+Used before launching (to validate every point: bad input exits 2 before anything
+runs) and by `qbench plan`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.config_search_path import SearchPathQuery
+from hydra.errors import HydraException, MissingConfigException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+CONFIG_MODULE = "pkg://qbench.conf"
+
+
+@dataclass
+class Point:
+    overrides: list[str]
+    cfg: DictConfig
+
+
+def _hydra(config_dir: str | None) -> Hydra:
+    search_path = create_config_search_path(CONFIG_MODULE)
+    if config_dir is not None:
+        path = os.path.abspath(config_dir)
+        if not os.path.isdir(path):
+            raise HydraException(f"Additional config directory '{path}' not found")
+        search_path.prepend(provider="command-line", path=f"file://{path}", anchor=SearchPathQuery(provider="schema"))
+    GlobalHydra.instance().clear()
+    return Hydra.create_main_hydra2(task_name="qbench", config_search_path=search_path)
+
+
+def expand(overrides: list[str], multirun: bool, config_dir: str | None = None,
+           config_name: str = "config") -> list[Point]:
+    """Every point the command would launch, each composed (with its hydra node)."""
+    try:
+        hydra = _hydra(config_dir)
+        if not multirun:
+            cfg = hydra.compose_config(config_name, overrides, run_mode=RunMode.RUN)
+            return [Point(list(overrides), cfg)]
+        base = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
+        params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
+        parser = OverridesParser.create(config_loader=hydra.config_loader)
+        batches = BasicSweeper.split_arguments(parser.parse_overrides(params + list(overrides)), None)
+        jobs = [job for batch in batches for job in batch]
+        return [Point(job, hydra.compose_config(config_name, job, run_mode=RunMode.RUN)) for job in jobs]
+    finally:
+        GlobalHydra.instance().clear()
+
+
+_MISSING = re.compile(r"Could not find '([^/']+)/([^']+)'")
+
+
+def one_line(exc: BaseException) -> str:
+    """Hydra's multi-line composition errors as one line saying what is allowed."""
+    text = str(exc)
+    missing = _MISSING.search(text)
+    if isinstance(exc, MissingConfigException) and missing and exc.options is not None:
+        group, name = missing.groups()
+        return f"unknown {group} '{name}'; allowed: {', '.join(sorted(exc.options))}"
+    return " ".join(text.split())
+
+
+COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
+

@@ -1,0 +1,65 @@
+"""Bad input gets one clear line: what value is wrong and what is allowed."""
+from __future__ import annotations
+
+from qbench.circuits import FAMILIES
+
+
+class ConfigError(ValueError):
+    """A config value qbench cannot run with. The message is one line, shown as is, exit code 2."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require(ok: bool, key: str, value, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def check_point(cfg) -> None:
+    """Validate one composed point (an OmegaConf DictConfig or a plain dict)."""
+    _require(_is_int(cfg.n_qubits) and cfg.n_qubits > 0, "n_qubits", cfg.n_qubits, "it must be a positive integer")
+    _require(_is_int(cfg.shots) and cfg.shots > 0, "shots", cfg.shots, "it must be a positive integer")
+    _require(_is_int(cfg.seed), "seed", cfg.seed, "it must be an integer")
+
+    circuit = cfg.circuit
+    _require(circuit.name in FAMILIES, "circuit.name", circuit.name, f"one of {', '.join(FAMILIES)}")
+    if circuit.name in ("random", "random_clifford"):
+        _require(_is_int(circuit.depth) and circuit.depth > 0, "circuit.depth", circuit.depth,
+                 f"circuit '{circuit.name}' needs a positive integer depth")
+    _require(_is_int(circuit.seed), "circuit.seed", circuit.seed, "it must be an integer")
+
+    backend = cfg.backend
+    _require(isinstance(backend.get("_target_"), str), "backend._target_", backend.get("_target_"),
+             "a backend config must name its adapter class with _target_")
+    _require(backend.precision in ("single", "double"), "backend.precision", backend.precision, "single or double")
+    _require(str(backend.device).upper() in ("CPU", "GPU"), "backend.device", backend.device, "CPU or GPU")
+    threads = backend.get("threads")
+    _require(threads is None or (_is_int(threads) and threads > 0), "backend.threads", threads,
+             "null (use execution.threads) or a positive integer")
+
+    noise = cfg.noise
+    _require(_is_number(noise.strength) and 0 <= noise.strength <= 1, "noise.strength", noise.strength,
+             "a number in [0, 1]")
+
+    ex = cfg.execution
+    _require(_is_int(ex.warmup_runs) and ex.warmup_runs >= 0, "execution.warmup_runs", ex.warmup_runs,
+             "a non-negative integer")
+    _require(_is_int(ex.repetitions) and ex.repetitions > 0, "execution.repetitions", ex.repetitions,
+             "a positive integer")
+    _require(_is_number(ex.timeout_per_run) and ex.timeout_per_run > 0, "execution.timeout_per_run",
+             ex.timeout_per_run, "a positive number of seconds")
+    _require(_is_int(ex.retries) and ex.retries >= 0, "execution.retries", ex.retries, "a non-negative integer")
+    _require(ex.threads is None or (_is_int(ex.threads) and ex.threads > 0), "execution.threads", ex.threads,
+             "null (cores / concurrent workers) or a positive integer")
+    _require(ex.isolation in ("process", "none"), "execution.isolation", ex.isolation, "process or none")
+    _require(ex.memory_limit_gb is None or (_is_number(ex.memory_limit_gb) and ex.memory_limit_gb > 0),
+             "execution.memory_limit_gb", ex.memory_limit_gb, "null (no cap) or a positive number")
+    _require(_is_int(ex.verify_max_qubits) and ex.verify_max_qubits >= 0, "execution.verify_max_qubits",
+             ex.verify_max_qubits, "a non-negative integer")
+    _require(_is_int(ex.gpus) and ex.gpus > 0, "execution.gpus", ex.gpus, "a positive integer")

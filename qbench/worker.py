@@ -1,0 +1,171 @@
+"""Isolated worker processes: the timed work of a run never happens in the Hydra job.
+
+A worker is `python -m qbench.worker`, speaking length-prefixed pickles over its
+stdin/stdout. It imports a backend's library once and serves every later run of
+that backend; a worker that crashed, hung or timed out is killed and replaced.
+A segfault, abort or OOM kill in a simulator therefore becomes a record, never a
+dead sweep.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+import traceback
+
+_HEADER = struct.Struct("!Q")
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
+
+
+class WorkerFailure(Exception):
+    """A run that did not come back: `status` is "timeout" or "error"."""
+
+    def __init__(self, status: str, error_type: str, message: str, tb: str | None = None):
+        super().__init__(message)
+        self.status, self.error_type, self.message, self.traceback = status, error_type, message, tb
+
+
+def _write_message(fd: int, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_message(fd: int, deadline: float | None = None):
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    return pickle.loads(_read_exact(fd, size, deadline))
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (killed: out of memory or by the system)" if -code == signal.SIGKILL else ""
+        return f"worker process died from {name} (signal {-code}){hint}"
+    return f"worker process exited with code {code}"
+
+
+class Worker:
+    """One child process serving runs of one backend configuration."""
+
+    def __init__(self, threads: int, memory_limit_gb: float | None):
+        env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
+        limit = int(memory_limit_gb * 2**30) if memory_limit_gb else None
+
+        def cap_memory():  # runs in the child: a runaway allocation fails there, not in the sweep
+            if limit:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "qbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=env, preexec_fn=cap_memory, close_fds=True,
+        )
+        self.loaded = False
+
+    def call(self, message: dict, timeout: float):
+        try:
+            _write_message(self.process.stdin.fileno(), message)
+            reply = _read_message(self.process.stdout.fileno(), time.monotonic() + timeout)
+        except TimeoutError:
+            self.kill()
+            raise WorkerFailure("timeout", "Timeout", f"run exceeded timeout_per_run={timeout:g}s; worker killed")
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            code = self.process.wait()
+            raise WorkerFailure("error", "WorkerCrash", _describe_exit(code))
+        if not reply["ok"]:
+            raise WorkerFailure("error", reply["type"], reply["message"], reply["traceback"])
+        return reply["value"]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+
+
+# Workers of this process (a Hydra job process or a joblib/loky worker), reused across jobs.
+_POOL: dict[tuple, Worker] = {}
+
+
+def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
+    """Execute `qbench.measure.measure(request)` in a pooled worker with a hard timeout."""
+    key = (repr(sorted(request["backend"].items())), threads, memory_limit_gb)
+    worker = _POOL.get(key)
+    if worker is None or not worker.alive():
+        worker = _POOL[key] = Worker(threads, memory_limit_gb)
+    try:
+        import_seconds = 0.0
+        if not worker.loaded:
+            import_seconds = worker.call({"op": "load", "backend": request["backend"]}, LOAD_TIMEOUT_SECONDS)
+            worker.loaded = True
+        outcome = worker.call({"op": "measure", "request": request}, timeout)
+        outcome["import_seconds"] += import_seconds
+        return outcome
+    except WorkerFailure:
+        worker.kill()
+        _POOL.pop(key, None)
+        raise
+
+
+@atexit.register
+def shutdown_pool() -> None:
+    for worker in _POOL.values():
+        worker.kill()
+    _POOL.clear()
+
+
+def serve() -> None:
+    """Worker main loop: answer requests until the parent closes the pipe."""
+    requests, replies = os.dup(0), os.dup(1)
+    # Library chatter must never corrupt the protocol channel: stdout goes to stderr.
+    os.dup2(2, 1)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    from qbench import measure
+
+    while True:
+        try:
+            message = _read_message(requests)
+        except EOFError:
+            return
+        try:
+            if message["op"] == "load":
+                value = measure.load_backend(message["backend"])[1]
+            else:
+                value = measure.measure(message["request"])
+            reply = {"ok": True, "value": value}
+        except BaseException as exc:  # noqa: BLE001 - everything becomes a record
+            reply = {"ok": False, "type": type(exc).__name__, "message": str(exc) or repr(exc),
+                     "traceback": traceback.format_exc()}
+        _write_message(replies, reply)
+
+
+if __name__ == "__main__":
+    serve()
