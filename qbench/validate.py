@@ -18,21 +18,21 @@ def _is_number(value) -> bool:
 
 def _require(ok: bool, key: str, value, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+        raise ConfigError(f"{key}={value!r} is not allowed; allowed: {allowed}")
 
 
 def check_point(cfg) -> None:
     """Validate one composed point (an OmegaConf DictConfig or a plain dict)."""
-    _require(_is_int(cfg.n_qubits) and cfg.n_qubits > 0, "n_qubits", cfg.n_qubits, "it must be a positive integer")
-    _require(_is_int(cfg.shots) and cfg.shots > 0, "shots", cfg.shots, "it must be a positive integer")
-    _require(_is_int(cfg.seed), "seed", cfg.seed, "it must be an integer")
+    _require(_is_int(cfg.n_qubits) and cfg.n_qubits > 0, "n_qubits", cfg.n_qubits, "a positive integer")
+    _require(_is_int(cfg.shots) and cfg.shots > 0, "shots", cfg.shots, "a positive integer")
+    _require(_is_int(cfg.seed), "seed", cfg.seed, "an integer")
 
     circuit = cfg.circuit
     _require(circuit.name in FAMILIES, "circuit.name", circuit.name, f"one of {', '.join(FAMILIES)}")
     if circuit.name in ("random", "random_clifford"):
         _require(_is_int(circuit.depth) and circuit.depth > 0, "circuit.depth", circuit.depth,
                  f"circuit '{circuit.name}' needs a positive integer depth")
-    _require(_is_int(circuit.seed), "circuit.seed", circuit.seed, "it must be an integer")
+    _require(_is_int(circuit.seed), "circuit.seed", circuit.seed, "an integer")
 
     backend = cfg.backend
     _require(isinstance(backend.get("_target_"), str), "backend._target_", backend.get("_target_"),

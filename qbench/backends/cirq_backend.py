@@ -37,7 +37,7 @@ class CirqBackend(Backend):
         body, qubits = to_cirq(circuit)
         simulator = cirq.Simulator(dtype=DTYPES[self.precision], seed=spec.seed)
         return {"body": body, "measured": body + cirq.measure(*qubits, key="m"),
-                "simulator": simulator, "shots": spec.shots}
+                "simulator": simulator, "shots": spec.shots, "qubits": qubits}
 
     def run(self, prepared):
         # Terminal measurements only: cirq simulates once and samples `shots` times.
@@ -47,4 +47,5 @@ class CirqBackend(Backend):
         return histogram_from_samples(raw.measurements["m"])
 
     def final_state(self, prepared):
-        return prepared["simulator"].simulate(prepared["body"]).final_state_vector
+        # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
+        return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector

@@ -24,7 +24,7 @@ class QsimBackend(Backend):
                                        max_fused_gate_size=self.options.get("max_fused_gate_size", 2))
         simulator = qsimcirq.QSimSimulator(qsim_options=options, seed=spec.seed)
         return {"body": body, "measured": body + cirq.measure(*qubits, key="m"),
-                "simulator": simulator, "shots": spec.shots}
+                "simulator": simulator, "shots": spec.shots, "qubits": qubits}
 
     def run(self, prepared):
         return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
@@ -33,4 +33,5 @@ class QsimBackend(Backend):
         return histogram_from_samples(raw.measurements["m"])
 
     def final_state(self, prepared):
-        return prepared["simulator"].simulate(prepared["body"]).final_state_vector
+        # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
+        return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector

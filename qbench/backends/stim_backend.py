@@ -51,5 +51,6 @@ class StimBackend(Backend):
         import stim
 
         simulator = stim.TableauSimulator()
+        simulator.set_num_qubits(prepared["circuit"].n_qubits)  # include qubits no gate touches
         simulator.do_circuit(to_stim(prepared["circuit"], measure=False))
         return np.asarray(simulator.state_vector(endian="big"))

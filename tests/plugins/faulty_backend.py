@@ -1,0 +1,46 @@
+"""TEST-ONLY backend that causes real faults on demand (never shipped in conf/backend/).
+
+It stands in for a simulator that crashes: the faults themselves are real (a real
+SIGSEGV, a real hang, a real allocation past the worker's address-space cap).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from qbench.backends.base import Backend, histogram_from_samples
+
+
+class FaultyBackend(Backend):
+    modules = ("numpy",)
+    packages = ("numpy",)
+
+    def prepare(self, circuit, spec):
+        return {"n": circuit.n_qubits, "shots": spec.shots}
+
+    def run(self, prepared):
+        fault = self.options.get("fault", "none")
+        if fault == "segfault":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        elif fault == "abort":
+            os.abort()
+        elif fault == "hang":
+            time.sleep(3600)
+        elif fault == "raise":
+            raise RuntimeError("simulated library failure")
+        elif fault == "allocate":
+            # 64 GiB: far past any execution.memory_limit_gb the tests set.
+            return np.ones(8 * 2**30, dtype=np.float64)
+        elif fault == "flaky":
+            # Fails in the first worker it meets, succeeds after a retry on a fresh worker.
+            marker = self.options["marker_file"]
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGSEGV)
+        return np.zeros((prepared["shots"], prepared["n"]), dtype=np.uint8)
+
+    def histogram(self, prepared, raw):
+        return histogram_from_samples(raw)

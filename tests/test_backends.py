@@ -1,0 +1,78 @@
+"""Correctness of every backend against the exact reference (in-process, fast)."""
+import pytest
+
+from qbench import circuits
+from qbench.backends.base import RunSpec
+from qbench.measure import instantiate_backend, measure
+from tests.conftest import compose_point
+
+BACKENDS = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
+SHOTS = 4000
+
+
+def backend_config(name: str, *overrides: str) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(compose_point(f"backend={name}", *overrides).backend, resolve=True)
+
+
+def run(name: str, circuit, *overrides):
+    request = {
+        "backend": backend_config(name, *overrides),
+        "circuit": circuit,
+        "spec": RunSpec(shots=SHOTS, seed=5, threads=1),
+        "execution": {"warmup_runs": 1, "repetitions": 2, "verify_max_qubits": 18},
+    }
+    return measure(request)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("family,n", [("ghz", 3), ("ghz", 7), ("qft", 4), ("qft", 6), ("random", 5),
+                                      ("random_clifford", 6)])
+def test_backend_matches_exact_reference(backend, family, n):
+    circuit = circuits.build(family, n, depth=6, seed=n + 100)
+    adapter = instantiate_backend(backend_config(backend))
+    reason = adapter.supports(circuit, RunSpec(SHOTS, 5, 1))
+    if backend == "stim" and not circuit.is_clifford:
+        assert reason and "Clifford" in reason
+        return
+    assert reason is None
+    outcome = run(backend, circuit)
+    v = outcome["verification"]
+    assert v["fidelity_method"] == "statevector"
+    assert v["fidelity"] >= 1 - 1e-6, v
+    # The sampled histogram, in the canonical bit order, is within shot noise of the exact distribution.
+    assert sum(outcome["histogram"].values()) == SHOTS
+    assert all(len(bits) == n for bits in outcome["histogram"])
+    assert v["tvd"] <= v["tvd_bound"], v
+    assert len(outcome["execution_times_seconds"]) == 2
+    assert outcome["convert_seconds"] >= 0 and outcome["dry_run_seconds"] > 0
+
+
+@pytest.mark.parametrize("backend", ["cirq", "qiskit-aer", "pennylane"])
+def test_double_precision_is_also_exact(backend):
+    outcome = run(backend, circuits.build("random", 5, depth=8, seed=1), "backend.precision=double")
+    assert outcome["verification"]["fidelity"] >= 1 - 1e-10
+    assert outcome["backend_details"]["precision"] == "double"
+
+
+def test_qsim_refuses_double_precision_with_a_reason():
+    adapter = instantiate_backend(backend_config("qsim", "backend.precision=double"))
+    reason = adapter.supports(circuits.build("ghz", 3), RunSpec(10, 1, 1))
+    assert "single" in reason
+
+
+def test_bit_order_is_qubit_zero_first_on_every_backend():
+    # X on qubit 0 of 3: every backend must report "100" for every shot.
+    circuit = circuits.Circuit("custom", 3, (circuits.Gate("x", (0,)),))
+    for backend in BACKENDS:
+        outcome = run(backend, circuit)
+        assert outcome["histogram"] == {"100": SHOTS}, backend
+
+
+def test_ghz_beyond_verify_limit_uses_analytic_distribution():
+    request = {"backend": backend_config("qiskit-aer"), "circuit": circuits.build("ghz", 22),
+               "spec": RunSpec(shots=1000, seed=1, threads=2),
+               "execution": {"warmup_runs": 0, "repetitions": 1, "verify_max_qubits": 18}}
+    v = measure(request)["verification"]
+    assert v["fidelity_method"] == "distribution" and v["fidelity"] > 0.99

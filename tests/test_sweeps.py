@@ -1,0 +1,84 @@
+"""Real runs and multiruns through the CLI (basic and joblib launchers) into temporary dirs."""
+import json
+
+import pytest
+
+from tests.conftest import compose_point, run_qbench, sweep_records
+
+BACKENDS = {"cirq", "qiskit-aer", "qsim", "pennylane", "stim"}
+
+
+def test_config_groups_compose():
+    cfg = compose_point()
+    assert cfg.backend.name == "cirq" and cfg.circuit.name == "ghz" and cfg.noise.name == "none"
+    assert {"warmup_runs", "repetitions", "timeout_per_run", "retries"} <= set(cfg.execution)
+    assert cfg.n_qubits == 4 and cfg.shots == 1000 and cfg.seed == 42
+    cfg = compose_point("backend=qiskit-aer", "circuit=random", "seed=9")
+    assert cfg.backend.fusion_enable is True and cfg.circuit.depth == 20 and cfg.circuit.seed == 9
+    assert compose_point("backend=pennylane").backend.device_name == "lightning.qubit"
+
+
+def test_single_run_writes_a_complete_record(workdir):
+    result = run_qbench("backend=qiskit-aer", "circuit=qft", "n_qubits=5", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (record,) = sweep_records(workdir)
+    assert record["status"] == "success" and record["backend"] == "qiskit-aer"
+    m = record["metrics"]
+    assert len(m["execution_times_seconds"]) == 3  # execution/default: 3 timed repetitions
+    assert m["execution_time_seconds"] == sorted(m["execution_times_seconds"])[1]  # the median
+    assert m["fidelity"] >= 1 - 1e-6 and m["fidelity_method"] == "statevector"
+    assert m["gate_count"] > 0 and m["two_qubit_gate_count"] > 0 and m["circuit_depth"] > 0
+    assert m["dry_run_seconds"] > 0 and m["convert_seconds"] > 0 and m["import_seconds"] > 0
+    assert m["memory_peak_mb"] > 0
+    assert record["measurements"]["total_shots"] == 1000
+    assert record["config"]["backend_options"]["precision"] == "single"
+    assert record["environment"]["packages"]["qiskit-aer"] == "0.18.2"
+    assert record["environment"]["threads"] >= 1
+    assert len(record["run_id"]) == 16
+    assert record["timestamps"]["started_at"] <= record["timestamps"]["completed_at"]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_multirun_over_all_backends_and_sizes(launcher, workdir):
+    result = run_qbench("-m", "backend=glob(*)", "circuit=random_clifford", "n_qubits=range(3,7,2)",
+                        "execution=quick", f"hydra/launcher={launcher}", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    records = sweep_records(workdir)
+    assert len(records) == 10
+    assert {r["backend"] for r in records} == BACKENDS
+    assert {r["config"]["n_qubits"] for r in records} == {3, 5}
+    assert all(r["status"] == "success" and r["metrics"]["fidelity"] >= 1 - 1e-6 for r in records)
+    # one canonical circuit per point: every backend saw the same gates
+    for n in (3, 5):
+        assert len({r["config"]["circuit_fingerprint"] for r in records if r["config"]["n_qubits"] == n}) == 1
+    sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
+    assert (sweep_dir / "qsim_5q_random_clifford_none_7" / "result.json").exists() or any(
+        p.name.startswith("qsim_5q_random_clifford") for p in sweep_dir.iterdir())
+    assert "[10/10]" in result.stderr + result.stdout
+    assert "10 points: 10 successful, 0 skipped/unavailable, 0 failed" in result.stderr + result.stdout
+
+
+def test_stim_skips_non_clifford_and_the_sweep_goes_on(workdir):
+    result = run_qbench("-m", "backend=stim,cirq", "circuit=qft", "n_qubits=4", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    by_backend = {r["backend"]: r for r in sweep_records(workdir)}
+    assert by_backend["stim"]["status"] == "skipped"
+    assert "non-Clifford" in by_backend["stim"]["reason"]
+    assert by_backend["cirq"]["status"] == "success"
+
+
+def test_same_seed_same_random_circuit_on_every_backend(workdir):
+    result = run_qbench("-m", "backend=cirq,qiskit-aer,qsim,pennylane", "circuit=random", "circuit.depth=6",
+                        "n_qubits=5", "seed=123", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    records = sweep_records(workdir)
+    assert len({r["config"]["circuit_fingerprint"] for r in records}) == 1
+    assert all(r["metrics"]["fidelity"] >= 1 - 1e-6 for r in records)
+
+
+def test_records_are_written_atomically_and_are_valid_json(workdir):
+    run_qbench("-m", "backend=stim", "n_qubits=3,4", "execution=quick", cwd=workdir)
+    sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
+    assert not list(sweep_dir.glob("**/*.tmp"))
+    for path in sweep_dir.glob("**/result.json"):
+        json.loads(path.read_text())
