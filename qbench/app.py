@@ -8,9 +8,9 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from qbench import progress
+from qbench import progress, tracking
 from qbench.runner import run_point
 
 log = logging.getLogger("qbench")
@@ -31,7 +31,9 @@ def benchmark_dir(hydra_cfg) -> Path:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def task(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
-    record = run_point(cfg, Path(hydra_cfg.runtime.output_dir), benchmark_dir(hydra_cfg).name,
-                       concurrency_of(hydra_cfg))
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    record = run_point(cfg, output_dir, benchmark_dir(hydra_cfg).name, concurrency_of(hydra_cfg))
+    sweep_dir = benchmark_dir(hydra_cfg) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, sweep_dir)
     progress.point_finished(record, benchmark_dir(hydra_cfg))
     return record["status"]

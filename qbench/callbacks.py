@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from qbench import progress, records
+from qbench import progress, records, tracking
 
 log = logging.getLogger("qbench")
 
@@ -24,5 +24,10 @@ class QbenchCallback(Callback):
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
         self._finish(Path(config.hydra.runtime.output_dir))
 
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        tracking.start_sweep(config.tracking, sweep_dir, sweep_dir.name)
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         self._finish(Path(config.hydra.sweep.dir))
+        tracking.end_sweep(Path(config.hydra.sweep.dir), outcome["failed"])

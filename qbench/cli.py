@@ -11,6 +11,7 @@ import sys
 EXIT_BAD_INPUT = 2
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
+    "ui": ("qbench.tracking:ui", "open the MLflow UI on the local store (mlruns/mlflow.db)"),
 }
 
 

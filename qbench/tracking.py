@@ -1,0 +1,203 @@
+"""MLflow tracking: one parent run per sweep, one child run per point.
+
+The store and the experiment are created once, in the process that launches the
+sweep (a fresh sqlite store created by several processes at once crashes), and
+their ids are written to `<sweep_dir>/mlflow.json`, which every job reads, whatever
+the launcher (joblib workers, SLURM nodes on a shared filesystem).
+
+Tracking never fails a run: an MLflow error is logged as a warning and the
+result.json on disk stays the source of truth.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from qbench import circuits, records
+
+log = logging.getLogger("qbench")
+IDS_FILE = "mlflow.json"
+FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
+
+
+def resolve_uri(uri: str) -> str:
+    """Make a relative sqlite path absolute, so jobs in other working directories share the store."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = Path(uri[len(prefix):]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    return uri
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _retry(call, attempts: int = 6):
+    """sqlite allows one writer: concurrent jobs may see 'database is locked' for a moment."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - MLflow wraps sqlite errors in several types
+            if attempt == attempts - 1 or "locked" not in str(exc).lower():
+                raise
+            time.sleep(0.1 * 2**attempt)
+
+
+def experiment_id(client, name: str, artifact_location: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    if client.tracking_uri.startswith(("http://", "https://")):
+        return client.create_experiment(name)  # a server decides where artifacts live
+    location = artifact_location
+    if "://" not in location:
+        location = Path(location).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def _owner_tags() -> dict:
+    return {"qbench.host": socket.gethostname(), "qbench.pid": str(os.getpid())}
+
+
+def close_stale_runs(client, exp_id: str) -> int:
+    """End RUNNING runs whose launching process on this host is gone: KILLED. Returns how many."""
+    closed = 0
+    host = socket.gethostname()
+    for run in client.search_runs([exp_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        if tags.get("qbench.host") != host:
+            continue  # another machine's sweep may still be alive; leave it alone
+        try:
+            os.kill(int(tags.get("qbench.pid", "0")), 0)
+            continue
+        except (ProcessLookupError, ValueError):
+            pass
+        except PermissionError:
+            continue
+        _retry(lambda: client.set_terminated(run.info.run_id, "KILLED"))
+        closed += 1
+    if closed:
+        log.info("MLflow: %d run(s) left RUNNING by a dead sweep marked KILLED", closed)
+    return closed
+
+
+def start_sweep(tracking_cfg, sweep_dir: Path, benchmark_id: str) -> dict | None:
+    """Create (or reuse, on a resumed sweep) the parent run; write the ids for the jobs."""
+    if not tracking_cfg.enabled:
+        return None
+    sweep_dir = Path(sweep_dir)
+    ids_path = sweep_dir / IDS_FILE
+    try:
+        uri = resolve_uri(tracking_cfg.uri)
+        client = _client(uri)
+        exp_id = experiment_id(client, tracking_cfg.experiment, tracking_cfg.artifact_location)
+        close_stale_runs(client, exp_id)
+        previous = records.read(ids_path)
+        if previous and previous.get("uri") == uri:
+            parent = previous["parent_run_id"]
+            client.update_run(parent, status="RUNNING")
+            for key, value in _owner_tags().items():
+                client.set_tag(parent, key, value)
+        else:
+            parent = client.create_run(exp_id, run_name=benchmark_id,
+                                       tags={"qbench.kind": "sweep", "benchmark_id": benchmark_id,
+                                             "qbench.sweep_dir": str(sweep_dir.resolve()), **_owner_tags()}).info.run_id
+        ids = {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent}
+        records.write_atomic(ids_path, ids)
+        return ids
+    except Exception as exc:  # noqa: BLE001
+        log.warning("MLflow tracking disabled for this sweep: %s", exc)
+        return None
+
+
+def end_sweep(sweep_dir: Path, failed: int) -> None:
+    ids = records.read(Path(sweep_dir) / IDS_FILE)
+    if not ids:
+        return
+    try:
+        client = _client(ids["uri"])
+        _retry(lambda: client.set_tag(ids["parent_run_id"], "failed_points", str(failed)))
+        _retry(lambda: client.set_terminated(ids["parent_run_id"], "FINISHED"))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("MLflow: could not close the sweep's run: %s", exc)
+
+
+def flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, sweep_dir: Path | None) -> str | None:
+    """Log one finished point as a child run (or a standalone run outside a sweep)."""
+    if not tracking_cfg.enabled:
+        return None
+    try:
+        from mlflow.entities import Metric, Param, RunTag
+
+        ids = records.read(Path(sweep_dir) / IDS_FILE) if sweep_dir else None
+        if ids is None:  # single run: this process is the only writer, create what is missing
+            uri = resolve_uri(tracking_cfg.uri)
+            client = _client(uri)
+            exp_id, parent = experiment_id(client, tracking_cfg.experiment, tracking_cfg.artifact_location), None
+        else:
+            client, exp_id, parent = _client(ids["uri"]), ids["experiment_id"], ids["parent_run_id"]
+        cfg = record.get("config", {})
+        tags = {"backend": record.get("backend"), "circuit": cfg.get("circuit_type"), "n_qubits": cfg.get("n_qubits"),
+                "noise": cfg.get("noise_model"), "noise_strength": cfg.get("noise_strength"),
+                "status": record["status"], "benchmark_id": record.get("benchmark_id"),
+                "qbench.run_id": record.get("run_id"), "reason": (record.get("reason") or "")[:4000],
+                **_owner_tags()}
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        run_id = _retry(lambda: client.create_run(exp_id, run_name=Path(output_dir).name,
+                                                  tags={k: str(v) for k, v in tags.items()})).info.run_id
+        now = int(time.time() * 1000)
+        params = [Param(k, str(v)[:6000]) for k, v in flatten(task_cfg).items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        metrics += [Metric("execution_time_repetition", float(v), now, step)
+                    for step, v in enumerate(record.get("metrics", {}).get("execution_times_seconds") or [])]
+        for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit per call
+            _retry(lambda: client.log_batch(run_id, metrics=metrics[start:start + 100],
+                                            params=params[start:start + 100], tags=[RunTag("qbench.logged", "1")]))
+        result_path = Path(output_dir) / records.RESULT_FILE
+        if result_path.exists():
+            _retry(lambda: client.log_artifact(run_id, str(result_path)))
+        if cfg.get("circuit_type") in circuits.FAMILIES and cfg.get("n_qubits"):
+            circuit = circuits.build(cfg["circuit_type"], cfg["n_qubits"], cfg.get("depth"), cfg.get("circuit_seed"))
+            _retry(lambda: client.log_text(run_id, circuit.to_qasm(), "circuit.qasm"))
+        status = "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"
+        _retry(lambda: client.set_terminated(run_id, status))
+        return run_id
+    except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
+        log.warning("MLflow: could not log %s: %s", output_dir, exc)
+        return None
+
+
+def close_stale(uri: str, experiment: str) -> int:
+    """For `qbench summarize`: mark runs of dead sweeps KILLED."""
+    client = _client(resolve_uri(uri))
+    found = client.get_experiment_by_name(experiment)
+    return close_stale_runs(client, found.experiment_id) if found else 0
+
+
+def ui(argv: list[str]) -> int:
+    """`qbench ui [URI]`: the MLflow UI on this machine's store (127.0.0.1 only)."""
+    uri = resolve_uri(argv[0] if argv else "sqlite:///mlruns/mlflow.db")
+    command = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
+    print(" ".join(command), flush=True)
+    os.execvp(command[0], command)
