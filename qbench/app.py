@@ -11,7 +11,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from qbench import progress, tracking
-from qbench.runner import run_point
+from qbench.runner import finished_record, run_point
 
 log = logging.getLogger("qbench")
 
@@ -32,8 +32,13 @@ def benchmark_dir(hydra_cfg) -> Path:
 def task(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    record = run_point(cfg, output_dir, benchmark_dir(hydra_cfg).name, concurrency_of(hydra_cfg))
     sweep_dir = benchmark_dir(hydra_cfg) if hydra_cfg.mode == RunMode.MULTIRUN else None
-    tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, sweep_dir)
+    record = finished_record(cfg, output_dir)
+    if record is not None:  # a resumed sweep: this point already finished, keep it as it is
+        log.info("kept the earlier %s result in %s", record["status"], output_dir)
+    else:
+        record = run_point(cfg, output_dir, benchmark_dir(hydra_cfg).name, concurrency_of(hydra_cfg))
+    if not tracking.is_logged(output_dir, record):  # also a kept point whose sweep died before logging it
+        tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, sweep_dir)
     progress.point_finished(record, benchmark_dir(hydra_cfg))
     return record["status"]

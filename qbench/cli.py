@@ -11,6 +11,11 @@ import sys
 EXIT_BAD_INPUT = 2
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
+    "summarize": ("qbench.summarize:main", "summary, comparison, results.csv, report.md and charts of a sweep"),
+    "backends": ("qbench.backends_table:main", "which configured backends are ready here, with versions (--json)"),
+    "plan": ("qbench.plan:main", "show what a qbench command would run, without running it (--json)"),
+    "ask": ("qbench.ask:main", "turn a plain-English request into the qbench command and its plan (--run, --json)"),
+    "rerun-failed": ("qbench.rerun:main", "re-run the error/timeout and missing points of a sweep (default: latest)"),
     "ui": ("qbench.tracking:ui", "open the MLflow UI on the local store (mlruns/mlflow.db)"),
 }
 
@@ -38,23 +43,32 @@ def _hydra_passthrough(args) -> bool:
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
+def preflight(args) -> tuple[list, str | None]:
+    """(every point of the command, composed and validated, None), or ([], the one-line error)."""
+    from qbench import sweep
+    from qbench.validate import ConfigError, check_point
+
+    try:
+        points = sweep.expand(args.overrides, args.multirun, args.config_dir, args.config_name or "config")
+        for point in points:
+            check_point(point.cfg)
+    except ConfigError as exc:
+        return [], str(exc)
+    except sweep.COMPOSE_ERRORS as exc:
+        return [], sweep.one_line(exc)
+    return points, None
+
+
 def run_hydra(argv: list[str]) -> int:
     from hydra._internal.utils import get_args_parser
 
     args = get_args_parser().parse_args(argv)
     if not _hydra_passthrough(args):
-        from qbench import sweep
         from qbench.progress import SWEEP_SIZE_ENV
-        from qbench.validate import ConfigError, check_point
 
-        try:
-            points = sweep.expand(args.overrides, args.multirun, args.config_dir, args.config_name or "config")
-            for point in points:
-                check_point(point.cfg)
-        except ConfigError as exc:
-            return error(str(exc))
-        except sweep.COMPOSE_ERRORS as exc:
-            return error(sweep.one_line(exc))
+        points, problem = preflight(args)
+        if problem:
+            return error(problem)
         import os
 
         os.environ[SWEEP_SIZE_ENV] = str(len(points))

@@ -69,6 +69,20 @@ def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> t
     return estimate, None
 
 
+def precheck(backend, circuit, spec: RunSpec, concurrency: int,
+             memory_limit_gb) -> tuple[str | None, str | None, int | None]:
+    """(status, reason, memory estimate) before anything runs: supports? -> available? -> memory guard.
+    status None means the point will run; shared with `qbench plan` so the plan says what the run does."""
+    reason = backend.supports(circuit, spec)
+    if reason:
+        return "skipped", reason, None
+    unavailable = backend.available()
+    if unavailable:
+        return "unavailable", unavailable, None
+    estimate, reason = memory_check(backend, circuit.n_qubits, concurrency, memory_limit_gb)
+    return ("skipped" if reason else None), reason, estimate
+
+
 @contextlib.contextmanager
 def gpu_slot(device: str, gpus: int):
     """Machine-wide lock so that at most `gpus` GPU runs execute at once."""
@@ -130,9 +144,7 @@ def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) ->
         "environment": {}, "timestamps": {"started_at": records.now_iso(), "completed_at": None},
     }
     try:
-        kept = _fill_record(record, cfg, plain, Path(output_dir), concurrency)
-        if kept is not None:
-            return kept
+        _fill_record(record, cfg, plain, Path(output_dir), concurrency)
     except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
         record.update(status="error", reason=f"{type(exc).__name__}: {exc}",
                       error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()})
@@ -145,20 +157,31 @@ def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) ->
     return record
 
 
-def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> dict | None:
-    """Fill `record` in place; return an existing finished record of the same run_id instead, if any."""
+def point_run_id(plain: dict) -> str:
+    """The stable id of a point: its record config and its backend's package versions."""
+    return records.run_id(point_config(plain), instantiate_backend(plain["backend"]).versions())
+
+
+def finished_record(cfg, output_dir: Path) -> dict | None:
+    """The result already in `output_dir` for this very point, unless it failed (resuming a sweep)."""
+    existing = records.read(Path(output_dir) / records.RESULT_FILE)
+    if not existing or existing.get("status") in records.FAILED_STATUSES:
+        return None
+    try:
+        run_id = point_run_id(OmegaConf.to_container(cfg, resolve=True))
+    except Exception:  # noqa: BLE001 - an unbuildable config is run (and recorded) normally
+        return None
+    return existing if existing.get("run_id") == run_id else None
+
+
+def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> None:
+    """Fill `record` in place: checks, then the isolated execution, then the metrics."""
     record["config"] = point_config(plain)
     check_point(cfg if not isinstance(cfg, dict) else OmegaConf.create(cfg))
     backend = instantiate_backend(plain["backend"])
     threads = backend.threads or threads_for(plain, concurrency)
-    record["run_id"] = records.run_id(record["config"], backend.versions())
+    record["run_id"] = point_run_id(plain)
     record["environment"] = {**environment.machine(), "threads": threads, "concurrent_workers": concurrency}
-
-    # Resuming a sweep: a point that already finished (not failed) with the same run_id is kept.
-    existing = records.read(output_dir / records.RESULT_FILE)
-    if existing and existing.get("run_id") == record["run_id"] and existing["status"] not in records.FAILED_STATUSES:
-        log.info("%s already has a %s result for run %s: kept", output_dir, existing["status"], record["run_id"])
-        return existing
 
     build_start = time.perf_counter()
     circuit = circuits.build(plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"),
@@ -169,17 +192,12 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]))
     ex = plain["execution"]
 
-    reason = backend.supports(circuit, spec)
-    if reason is None:
-        unavailable = backend.available()
-        if unavailable:
-            record.update(status="unavailable", reason=unavailable)
-            return None
-        estimate, reason = memory_check(backend, circuit.n_qubits, concurrency, ex["memory_limit_gb"])
+    status, reason, estimate = precheck(backend, circuit, spec, concurrency, ex["memory_limit_gb"])
+    if estimate is not None:
         record["metrics"]["memory_estimate_mb"] = estimate / 2**20
-    if reason:
-        record.update(status="skipped", reason=reason)
-        return None
+    if status:
+        record.update(status=status, reason=reason)
+        return
 
     request = {"backend": plain["backend"], "circuit": circuit, "spec": spec,
                "execution": {k: ex[k] for k in ("warmup_runs", "repetitions", "verify_max_qubits")}}
@@ -189,7 +207,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
         last = record["attempts"][-1]
         record.update(status=last["status"], error=last["error"],
                       reason=f"{len(record['attempts'])} attempt(s) failed; last: {last['error']['message']}")
-        return None
+        return
 
     times = outcome["execution_times_seconds"]
     median = statistics.median(times)
@@ -202,4 +220,3 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     )
     record["measurements"] = {"histogram": outcome["histogram"], "total_shots": sum(outcome["histogram"].values())}
     record["status"] = "success"
-    return None

@@ -42,18 +42,26 @@ def _hydra(config_dir: str | None) -> Hydra:
 
 def expand(overrides: list[str], multirun: bool, config_dir: str | None = None,
            config_name: str = "config") -> list[Point]:
-    """Every point the command would launch, each composed (with its hydra node)."""
+    """Every point the command would launch, each composed (with its hydra node).
+
+    As in Hydra, each point's own overrides are the task overrides only; `hydra.*` and
+    `hydra/...` overrides shape every composition but are not part of a point.
+    """
     try:
         hydra = _hydra(config_dir)
         if not multirun:
             cfg = hydra.compose_config(config_name, overrides, run_mode=RunMode.RUN)
             return [Point(list(overrides), cfg)]
         base = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
-        params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
         parser = OverridesParser.create(config_loader=hydra.config_loader)
-        batches = BasicSweeper.split_arguments(parser.parse_overrides(params + list(overrides)), None)
+        parsed = parser.parse_overrides(list(overrides))
+        hydra_overrides = [o.input_line for o in parsed if o.is_hydra_override()]
+        task_overrides = [o.input_line for o in parsed if not o.is_hydra_override()]
+        params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
+        batches = BasicSweeper.split_arguments(parser.parse_overrides(params + task_overrides), None)
         jobs = [job for batch in batches for job in batch]
-        return [Point(job, hydra.compose_config(config_name, job, run_mode=RunMode.RUN)) for job in jobs]
+        return [Point(job, hydra.compose_config(config_name, hydra_overrides + job, run_mode=RunMode.RUN))
+                for job in jobs]
     finally:
         GlobalHydra.instance().clear()
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from qbench import circuits, records
 
 log = logging.getLogger("qbench")
-IDS_FILE = "mlflow.json"
+IDS_FILE = "mlflow.json"          # in the sweep dir: store, experiment and parent run
+POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's child run is complete
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
 
 
@@ -130,6 +131,11 @@ def end_sweep(sweep_dir: Path, failed: int) -> None:
         log.warning("MLflow: could not close the sweep's run: %s", exc)
 
 
+def is_logged(output_dir: Path, record: dict) -> bool:
+    logged = records.read(Path(output_dir) / POINT_FILE)
+    return bool(logged) and logged.get("qbench_run_id") == record.get("run_id")
+
+
 def flatten(data: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in data.items():
@@ -182,6 +188,7 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
             _retry(lambda: client.log_text(run_id, circuit.to_qasm(), "circuit.qasm"))
         status = "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"
         _retry(lambda: client.set_terminated(run_id, status))
+        records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": run_id, "qbench_run_id": record.get("run_id")})
         return run_id
     except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
         log.warning("MLflow: could not log %s: %s", output_dir, exc)

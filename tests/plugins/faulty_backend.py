@@ -29,6 +29,8 @@ class FaultyBackend(Backend):
             os.abort()
         elif fault == "hang":
             time.sleep(3600)
+        elif fault == "slow":
+            time.sleep(float(self.options.get("seconds", 1.5)))
         elif fault == "raise":
             raise RuntimeError("simulated library failure")
         elif fault == "allocate":
