@@ -131,9 +131,14 @@ def end_sweep(sweep_dir: Path, failed: int) -> None:
         log.warning("MLflow: could not close the sweep's run: %s", exc)
 
 
+def _identity(record: dict) -> list:
+    """Which result a child run logged: a rerun of the same point has the same run_id, not the same end."""
+    return [record.get("run_id"), record.get("timestamps", {}).get("completed_at")]
+
+
 def is_logged(output_dir: Path, record: dict) -> bool:
     logged = records.read(Path(output_dir) / POINT_FILE)
-    return bool(logged) and logged.get("qbench_run_id") == record.get("run_id")
+    return bool(logged) and logged.get("result") == _identity(record)
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
@@ -188,7 +193,7 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
             _retry(lambda: client.log_text(run_id, circuit.to_qasm(), "circuit.qasm"))
         status = "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"
         _retry(lambda: client.set_terminated(run_id, status))
-        records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": run_id, "qbench_run_id": record.get("run_id")})
+        records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": run_id, "result": _identity(record)})
         return run_id
     except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
         log.warning("MLflow: could not log %s: %s", output_dir, exc)
