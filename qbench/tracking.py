@@ -136,6 +136,16 @@ def _identity(record: dict) -> list:
     return [record.get("run_id"), record.get("timestamps", {}).get("completed_at")]
 
 
+def _close_earlier_attempts(client, exp_id: str, parent: str, qbench_run_id: str | None) -> None:
+    """A job killed while logging this point left its child RUNNING: end it KILLED (on any host)."""
+    if not qbench_run_id:
+        return
+    query = (f"attributes.status = 'RUNNING' and tags.`mlflow.parentRunId` = '{parent}' "
+             f"and tags.`qbench.run_id` = '{qbench_run_id}'")
+    for run in client.search_runs([exp_id], filter_string=query):
+        _retry(lambda: client.set_terminated(run.info.run_id, "KILLED"))
+
+
 def is_logged(output_dir: Path, record: dict) -> bool:
     logged = records.read(Path(output_dir) / POINT_FILE)
     return bool(logged) and logged.get("result") == _identity(record)
@@ -174,6 +184,7 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
                 **_owner_tags()}
         if parent:
             tags["mlflow.parentRunId"] = parent
+            _close_earlier_attempts(client, exp_id, parent, record.get("run_id"))
         run_id = _retry(lambda: client.create_run(exp_id, run_name=Path(output_dir).name,
                                                   tags={k: str(v) for k, v in tags.items()})).info.run_id
         now = int(time.time() * 1000)

@@ -66,7 +66,9 @@ def _describe_exit(code: int) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        hint = " (killed: out of memory or by the system)" if -code == signal.SIGKILL else ""
+        hints = {signal.SIGKILL: " (killed: out of memory or by the system)",
+                 signal.SIGTERM: " (terminated from outside: scancel, a job time limit or a shutdown)"}
+        hint = hints.get(-code, "")
         return f"worker process died from {name} (signal {-code}){hint}"
     return f"worker process exited with code {code}"
 

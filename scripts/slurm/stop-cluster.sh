@@ -78,6 +78,13 @@ if (( ctld_up )); then
         done
         [[ -z $(squeue -h -o %A 2>/dev/null) ]] || log "WARNING: jobs still listed after ${STOP_WAIT_S}s"
     fi
+    # Let slurmctld flush pending job records to slurmdbd (briefly), so sacct
+    # is complete if this STATE_DIR is started again; otherwise they are
+    # replayed from StateSaveLocation/dbd.messages on the next start.
+    for _ in $(seq 50); do
+        sdiag 2>/dev/null | grep -q 'DBD Agent queue size: 0$' && break
+        sleep 0.1
+    done
 fi
 
 stopped=()

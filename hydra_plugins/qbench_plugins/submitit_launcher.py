@@ -1,0 +1,127 @@
+"""Hydra's submitit launchers, fitted to qbench.
+
+Two differences from `hydra/launcher=submitit_slurm`:
+- resources left as `auto` are sized from qbench's own settings: `timeout_min` from
+  the per-run timeout, retries and import margin; `mem_gb` from the memory estimate
+  of the largest point; `cpus_per_task` from the threads; `gpus_per_node` for GPU
+  backends; `setup` activates the submitting Python environment on the node;
+- a job that dies outside qbench (scancel, the SLURM time limit, a node failure)
+  becomes an `error`/`timeout` record and the launcher returns; the stock launcher
+  raises on the first such job and Hydra then aborts the multirun.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+from omegaconf import OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+AUTO = "auto"
+IMPORT_MARGIN_S = 120      # worker start and library import, not part of timeout_per_run
+BASELINE_MEMORY_GB = 1.5   # Python, the simulator libraries and MLflow in one job
+
+
+class QbenchSubmititMixin:
+    def _job_config(self, overrides: Sequence[str], job_num: int):
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(cfg.hydra.job):
+            cfg.hydra.job.num = job_num
+        return cfg
+
+    def _auto_params(self, configs: list) -> dict:
+        """Values for every resource the user left as `auto`."""
+        from qbench.measure import instantiate_backend
+
+        timeout_s, memory_gb, cpus, gpus = 60.0, BASELINE_MEMORY_GB, 1, 0
+        for cfg in configs:
+            ex, backend_cfg = cfg.execution, OmegaConf.to_container(cfg.backend, resolve=True)
+            timeout_s = max(timeout_s, ex.timeout_per_run * (ex.retries + 1) + IMPORT_MARGIN_S)
+            backend = instantiate_backend(backend_cfg)
+            memory_gb = max(memory_gb, BASELINE_MEMORY_GB + backend.memory_estimate_bytes(cfg.n_qubits) / 2**30)
+            cpus = max(cpus, backend_cfg.get("threads") or ex.threads or 1)
+            gpus = max(gpus, 1 if str(backend_cfg.get("device")).upper() == "GPU" else 0)
+        sized = {"timeout_min": math.ceil(timeout_s * 1.25 / 60), "mem_gb": math.ceil(memory_gb * 1.2),
+                 "cpus_per_task": cpus, "gpus_per_node": gpus or None}
+        if sys.prefix != sys.base_prefix:  # the same virtual environment on the compute node
+            sized["setup"] = [f"source {Path(sys.prefix) / 'bin' / 'activate'}"]
+        else:
+            sized["setup"] = None
+        return sized
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """The stock launch, with sized resources and results collected job by job.
+
+        The stock method ends with `[j.results()[0] for j in jobs]`, which raises on the
+        first cancelled job; everything before that is reproduced here unchanged.
+        """
+        import submitit
+
+        from qbench import records
+
+        configs = [self._job_config(o, initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        sized = self._auto_params(configs)
+        params = {k: (sized.get(k) if v == AUTO else v) for k, v in self.params.items()}
+        log.info("qbench %s resources: %s", self._EXECUTOR,
+                 {k: params.get(k) for k in ("timeout_min", "mem_gb", "cpus_per_task", "gpus_per_node")})
+
+        init_keys = {"submitit_folder", "max_num_timeout"}
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, folder=params["submitit_folder"],
+                                         **{f"{self._EXECUTOR}_max_num_timeout": params.get("max_num_timeout", 0)})
+        base_keys = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(**{k if k in base_keys else f"{self._EXECUTOR}_{k}": v
+                                      for k, v in params.items() if k not in init_keys and k != "_target_"})
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        log.info("Submitit '%s' sweep output dir : %s", self._EXECUTOR, sweep_dir)
+        job_params = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+            job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
+        launched_at = records.now_iso()
+        jobs = executor.map_array(self, *zip(*job_params))
+        return self._collect(jobs, configs, launched_at)
+
+    def _collect(self, jobs, configs, launched_at: str) -> list[JobReturn]:
+        from qbench import records, tracking
+        from qbench.runner import record_lost_job, task_config
+
+        returns = []
+        for job, cfg in zip(jobs, configs):
+            try:
+                returns.append(job.results()[0])
+                continue
+            except Exception as exc:  # noqa: BLE001 - cancelled, timed out, node failure
+                state = job.state
+                failure = exc
+            sweep_dir = Path(str(cfg.hydra.sweep.dir))
+            output_dir = sweep_dir / str(cfg.hydra.sweep.subdir)
+            record = records.read(output_dir / records.RESULT_FILE)
+            if record is None or record["timestamps"]["started_at"] < launched_at:
+                # The job died before writing its own record: write one from SLURM's account of it.
+                status = "timeout" if "TIMEOUT" in state else "error"
+                first_line = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
+                message = f"{self._EXECUTOR} job {job.job_id} ended {state} before writing a result: {first_line}"
+                record = record_lost_job(cfg, output_dir, sweep_dir.name, status, f"Job{state.title()}", message)
+            log.error("%s job %s ended %s: %s", self._EXECUTOR, job.job_id, state, record["reason"])
+            if not tracking.is_logged(output_dir, record):
+                tracking.log_point(cfg.tracking, task_config(cfg), record, output_dir, sweep_dir)
+            returns.append(JobReturn(overrides=list(cfg.hydra.overrides.task), cfg=cfg, working_dir=str(output_dir),
+                                     task_name="qbench", status=JobStatus.COMPLETED,
+                                     _return_value=record["status"]))
+        return returns
+
+
+class QbenchSlurmLauncher(QbenchSubmititMixin, SlurmLauncher):
+    pass
+
+
+class QbenchLocalLauncher(QbenchSubmititMixin, LocalLauncher):
+    pass
