@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from qbench import circuits, environment, records
 from qbench.backends.base import RunSpec
@@ -45,11 +45,18 @@ def point_config(cfg: dict) -> dict:
     }
 
 
+def usable_cores() -> int:
+    """Cores this process may use: a SLURM allocation's, else its CPU affinity's."""
+    if os.environ.get("SLURM_CPUS_PER_TASK"):
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def threads_for(cfg: dict, concurrency: int) -> int:
     """execution.threads, else the cores shared among concurrent workers."""
     if cfg["execution"].get("threads"):
         return cfg["execution"]["threads"]
-    return max(1, (os.cpu_count() or 1) // max(1, concurrency))
+    return max(1, usable_cores() // max(1, concurrency))
 
 
 def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> tuple[int, str | None]:
@@ -133,16 +140,44 @@ def _execute_with_retries(request: dict, ex: dict, threads: int) -> tuple[dict |
     return None, attempts
 
 
-def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) -> dict:
-    """Execute one composed point and write `output_dir/result.json`. Never raises."""
-    wall_start = time.perf_counter()
-    plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
-    record = {
+def _new_record(plain: dict, benchmark_id: str) -> dict:
+    return {
         "schema_version": records.SCHEMA_VERSION, "run_id": None, "benchmark_id": benchmark_id,
         "backend": plain.get("backend", {}).get("name"), "status": "error", "reason": None, "error": None,
         "attempts": [], "config": {}, "metrics": {}, "measurements": {"histogram": {}, "total_shots": 0},
         "environment": {}, "timestamps": {"started_at": records.now_iso(), "completed_at": None},
     }
+
+
+def task_config(cfg) -> dict:
+    """A job's composed config as plain data, without Hydra's own node (unresolvable outside a job)."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def record_lost_job(cfg, output_dir: Path, benchmark_id: str, status: str, error_type: str, message: str) -> dict:
+    """The record of a point whose job died outside qbench's reach (scancel, a SLURM time limit)."""
+    plain = task_config(cfg)
+    record = _new_record(plain, benchmark_id)
+    record["config"] = point_config(plain)
+    try:
+        record["run_id"] = point_run_id(plain)
+    except Exception:  # noqa: BLE001 - the record is still worth writing without an id
+        pass
+    record.update(status=status, reason=message, error={"type": error_type, "message": message, "traceback": None},
+                  attempts=[{"attempt": 1, "status": status, "error": {"type": error_type, "message": message}}])
+    record["timestamps"]["completed_at"] = records.now_iso()
+    records.write_atomic(Path(output_dir) / records.RESULT_FILE, record)
+    return record
+
+
+def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) -> dict:
+    """Execute one composed point and write `output_dir/result.json`. Never raises."""
+    wall_start = time.perf_counter()
+    plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    record = _new_record(plain, benchmark_id)
     try:
         _fill_record(record, cfg, plain, Path(output_dir), concurrency)
     except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
