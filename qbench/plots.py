@@ -1,0 +1,149 @@
+"""The sweep's charts (PNG), drawn from a qbench.summarize.Summary without a display.
+
+matplotlib is imported here only, when charts are drawn: it costs ~0.5 s, which the
+rest of qbench should not pay. Figures are built with the object API (no pyplot), so
+no global state or GUI backend is involved, even inside Hydra's process.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+FLOOR = 1e-16  # 1 − F below this (exact in double precision) is drawn at the floor of the log axis
+CHARTS = ("scalability.png", "fidelity_comparison.png", "noise_tolerance.png")
+MARKERS = "osD^v<>ph*"
+DPI = 110
+PANEL = (4.4, 3.0)  # inches of one panel; margins and gaps below, also in inches
+LEFT, BOTTOM, TOP, WGAP, HGAP = 1.1, 0.55, 0.75, 1.2, 0.9  # WGAP: room for tick labels like 1.8×10⁻²
+LEGEND_ROW, CHAR = 0.2, 0.065  # height of a legend entry and width of one of its characters
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _figure(panels: int, labels: list[str]):
+    """A grid of `panels` axes and room on the right for a legend of `labels`. Margins are set in
+    inches rather than by a layout engine, which would draw every figure twice (~2x the time)."""
+    from matplotlib.figure import Figure
+
+    cols = 2 if panels == 4 else min(panels, 3)
+    rows = math.ceil(panels / cols)
+    height = TOP + rows * PANEL[1] + (rows - 1) * HGAP + BOTTOM
+    per_column = max(1, int((height - TOP) / LEGEND_ROW))
+    legend_cols = math.ceil(len(labels) / per_column) if labels else 0
+    right = 0.2 + legend_cols * (0.6 + CHAR * max(map(len, labels), default=0))
+    width = LEFT + cols * PANEL[0] + (cols - 1) * WGAP + right
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig.subplots_adjust(left=LEFT / width, right=1 - right / width, bottom=BOTTOM / height, top=1 - TOP / height,
+                        wspace=WGAP / PANEL[0], hspace=HGAP / PANEL[1])
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    legend = {"bbox_to_anchor": (1 - (right - 0.1) / width, 1 - TOP / height), "ncols": max(legend_cols, 1)}
+    return fig, axes[:panels], legend
+
+
+def _save(fig, path: Path, legend: dict) -> Path:
+    handles = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="upper left", fontsize="small", frameon=False,
+                   **legend)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")  # a whole file or the old one: written aside, then renamed
+    os.replace(tmp, path)
+    return path
+
+
+def _styles(summary) -> dict:
+    """series -> colour and marker, the same in every chart."""
+    from matplotlib import colormaps
+
+    series = sorted({r["series"] for r in summary.rows if r["status"] == "success"})
+    palette = colormaps["tab10" if len(series) <= 10 else "tab20"]
+    return {s: {"color": palette(i % palette.N), "marker": MARKERS[i % len(MARKERS)]} for i, s in enumerate(series)}
+
+
+def _by_circuit(matrix: dict, circuit_of: dict) -> dict:
+    """circuit -> line label -> (series, variant, [(n, value)]): one panel per circuit type, one
+    line per series and workload variant (depth, noise, shots) within it."""
+    panels: dict = {}
+    for workload, by_n in matrix.items():
+        circuit = circuit_of.get(workload, workload)
+        variant = workload[len(circuit):].strip()
+        for n in sorted(by_n):
+            for series, value in by_n[n].items():
+                label = f"{series} {variant}".strip()
+                panels.setdefault(circuit, {}).setdefault(label, (series, variant, []))[2].append((n, value))
+    return dict(sorted(panels.items()))
+
+
+def _line_charts(summary, matrix: dict, path: Path, title: str, ylabel: str, transform) -> Path | None:
+    panels = _by_circuit(matrix, summary.workload_circuit)
+    if not panels:
+        path.unlink(missing_ok=True)  # no data this time: a chart from an earlier summary would mislead
+        return None
+    from matplotlib.ticker import NullLocator
+
+    styles = _styles(summary)
+    variants = sorted({v for lines in panels.values() for _, v, _ in lines.values()})
+    fig, axes, legend = _figure(len(panels), sorted({label for lines in panels.values() for label in lines}))
+    for ax, (circuit, lines) in zip(axes, panels.items()):
+        for label, (series, variant, points) in sorted(lines.items()):
+            ax.plot([n for n, _ in points], [transform(v) for _, v in points], label=label, **styles[series],
+                    linestyle=LINESTYLES[variants.index(variant) % len(LINESTYLES)])
+        ax.set_yscale("log")
+        values = [transform(v) for _, _, points in lines.values() for _, v in points]
+        if max(values) > 1e3 * min(values):  # decades of major ticks suffice; each minor tick costs time
+            ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(sorted({n for _, _, points in lines.values() for n, _ in points}))
+        ax.set_title(circuit, y=1.0)  # a fixed position: placing it automatically measures every tick (slow)
+        ax.set(xlabel="qubits", ylabel=ylabel)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"{title} — {summary.benchmark_id}")
+    return _save(fig, path, legend)
+
+
+def scalability(summary) -> Path | None:
+    return _line_charts(summary, summary.comparison["times"], summary.directory / CHARTS[0],
+                        "Execution time vs qubits (median of timed runs)", "time (s, log scale)", lambda t: t)
+
+
+def fidelity_comparison(summary) -> Path | None:
+    return _line_charts(summary, summary.comparison["fidelities"], summary.directory / CHARTS[1],
+                        "Distance from the exact result: 1 − fidelity (lower is better)",
+                        f"1 − fidelity (log scale, floor {FLOOR:g})", lambda f: max(1 - f, FLOOR))
+
+
+def noise_tolerance(summary) -> Path | None:
+    """Fidelity vs noise strength, one panel per circuit. One line per backend and noise model, at
+    its largest size: a line per size would drown a big sweep (report.md has every size)."""
+    path = summary.directory / CHARTS[2]
+    panels: dict = {}
+    for e in summary.noise:
+        lines = panels.setdefault(e["workload"], {})
+        key = (e["series"], e["noise_model"])
+        if key not in lines or e["n_qubits"] > lines[key]["n_qubits"]:
+            lines[key] = e
+    if not panels:
+        path.unlink(missing_ok=True)
+        return None
+    styles = _styles(summary)
+    models = sorted({e["noise_model"] for e in summary.noise})
+    label = "{0[series]} {0[noise_model]} ({0[n_qubits]} qubits)".format
+    fig, axes, legend = _figure(len(panels), sorted({label(e) for lines in panels.values() for e in lines.values()}))
+    for ax, (workload, lines) in zip(axes, sorted(panels.items())):
+        for (series, model), e in sorted(lines.items()):
+            strengths = sorted(e["fidelity"])
+            ax.plot(strengths, [e["fidelity"][s] for s in strengths], label=label(e), **styles[series],
+                    linestyle=LINESTYLES[models.index(model) % len(LINESTYLES)])
+        ax.set(title=workload, xlabel="noise strength", ylabel="fidelity")
+        ax.set_ylim(top=1.02)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"Fidelity vs noise strength — {summary.benchmark_id}")
+    return _save(fig, path, legend)
+
+
+def draw(summary) -> list[Path]:
+    return [p for p in (scalability(summary), fidelity_comparison(summary), noise_tolerance(summary)) if p]

@@ -1,0 +1,221 @@
+"""report.md: what a person reads after a sweep, rendered from a qbench.summarize.Summary."""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from qbench import progress
+
+MAX_PROBLEM_ROWS = 200  # a sweep with thousands of failures lists the first ones; results.csv has them all
+NOISE_REFERENCE = 0.05  # the design's tolerance figure: F(0.05)/F(0)
+MACHINE_FIELDS = (("hostname", "host"), ("platform", "platform"), ("cpu_model", "CPU"), ("cpu_cores", "cores"),
+                  ("ram_gb", "RAM (GB)"), ("gpu_available", "GPU"), ("python_version", "Python"))
+
+
+def fmt_time(seconds) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def fmt_fidelity(f) -> str:
+    """Near 1, the distance from 1 is what tells backends apart (single vs double precision)."""
+    if f is None:
+        return "–"
+    return f"1 − {1 - f:.1e}" if 0.999 < f < 1 else f"{f:.4f}"
+
+
+def fmt_ratio(x: float) -> str:
+    return f"×{x:.3g}" if x < 1000 else f"×{x:,.0f}"
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
+def cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ").strip() if value is not None else "–"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _noise_column(summary) -> tuple[str, dict] | None:
+    """Per series, the mean of F(s)/F(0) over circuits and sizes, at s = 0.05 when the sweep ran it."""
+    strengths = sorted({s for entry in summary.noise for s in entry["tolerance"]})
+    if not strengths:
+        return None
+    ref = NOISE_REFERENCE if NOISE_REFERENCE in strengths else strengths[-1]
+    ratios = defaultdict(list)
+    for entry in summary.noise:
+        if ref in entry["tolerance"]:
+            ratios[entry["series"]].append(entry["tolerance"][ref])
+    return f"F({ref:g})/F(0)", {s: sum(v) / len(v) for s, v in ratios.items()}
+
+
+def overview(summary) -> str:
+    starts = sorted(r["started_at"] for r in summary.rows if r.get("started_at"))
+    ends = sorted(r["completed_at"] for r in summary.rows if r.get("completed_at"))
+    lines = [f"# Benchmark report: {summary.benchmark_id}\n"]
+    if summary.overrides:
+        lines.append(f"Sweep: `qbench -m {' '.join(summary.overrides)}`  ")
+    if starts and ends:
+        lines.append(f"From {starts[0]} to {ends[-1]}  ")
+    line = progress.final_line(summary.counts)
+    if summary.missing:
+        line += f"; {len(summary.missing)} started points have no result (killed or still running)"
+    lines.append(f"**{line}**\n")
+    return "\n".join(lines) + "\n"
+
+
+def by_backend(summary) -> str:
+    backends = summary.comparison["backends"]
+    if not backends:
+        return "## Summary by backend\n\nNo point succeeded: nothing to compare.\n"
+    noise = _noise_column(summary)
+    headers = ["backend", "runs", "avg time", "min time", "max time", "avg fidelity", "avg gates", "avg peak MB"]
+    rows = []
+    for series, s in backends.items():
+        rows.append([series, s["num_runs"], fmt_time(s["avg_time"]), fmt_time(s["min_time"]), fmt_time(s["max_time"]),
+                     fmt_fidelity(s["avg_fidelity"]), fmt(s["avg_gate_count"], 4), fmt(s["avg_memory_mb"], 4)])
+        if noise:
+            rows[-1].append(fmt(noise[1].get(series), 4))
+    if noise:
+        headers.append(noise[0])
+    return ("## Summary by backend\n\nSuccessful points only; times are the median of each point's timed "
+            "repetitions.\n\n" + table(headers, rows))
+
+
+def time_matrix(summary) -> str:
+    out = ["## Execution time per circuit and size\n\nMedian time of the timed call; the fastest in bold.\n"]
+    for workload, by_n in summary.comparison["times"].items():
+        series = sorted({s for cells in by_n.values() for s in cells})
+        rows = []
+        for n, cells in by_n.items():
+            best = min(cells.values())
+            rows.append([n] + [(f"**{fmt_time(cells[s])}**" if cells[s] == best else fmt_time(cells[s]))
+                               if s in cells else "–" for s in series])
+        out.append(f"### {workload}\n\n" + table(["qubits", *series], rows))
+    return "\n".join(out)
+
+
+def rankings(summary) -> str:
+    out = ["## Rankings\n\n### Fastest per circuit and size\n"]
+    rows = []
+    for workload, by_n in summary.comparison["times"].items():
+        for n, cells in by_n.items():
+            ranked = sorted(cells.items(), key=lambda kv: kv[1])
+            (first, t0), rest = ranked[0], ranked[1:]
+            runner = f"{rest[0][0]} ({fmt_ratio(rest[0][1] / t0)})" if rest and t0 > 0 else "–"
+            slowest = f"{rest[-1][0]} ({fmt_ratio(rest[-1][1] / t0)})" if len(rest) > 1 and t0 > 0 else "–"
+            rows.append([workload, n, first, fmt_time(t0), runner, slowest])
+    out.append(table(["circuit", "qubits", "fastest", "time", "runner-up", "slowest"], rows) if rows
+               else "No timed point.\n")
+    fidelities = [(s, v) for s, v in summary.comparison["backends"].items() if v["avg_fidelity"] is not None]
+    worst = {}
+    for r in summary.rows:
+        if r["status"] == "success" and r["fidelity"] is not None:
+            worst[r["series"]] = min(r["fidelity"], worst.get(r["series"], r["fidelity"]))
+    rows = [[i, s, fmt_fidelity(v["avg_fidelity"]), fmt_fidelity(worst.get(s))]
+            for i, (s, v) in enumerate(sorted(fidelities, key=lambda sv: -sv[1]["avg_fidelity"]), 1)]
+    out.append("\n### Highest fidelity\n\nFidelity against the exact reference (qbench.reference), "
+               "averaged over the backend's verified points.\n")
+    out.append(table(["rank", "backend", "avg fidelity", "worst point"], rows) if rows else "No verified point.\n")
+    return "\n".join(out)
+
+
+def scalability(summary) -> str:
+    if not summary.scalability:
+        return ""
+    steps = {n1 - n0 for curves in summary.scalability.values() for pts in curves.values() for n0, n1, _ in pts}
+    title = f"t(N+{steps.pop()})/t(N)" if len(steps) == 1 else "t(next N)/t(N)"
+    out = [f"## Scalability: {title}\n\nHow much longer each step in qubits takes; "
+           "'per qubit' is the geometric mean growth per added qubit over the whole range.\n"]
+    for workload, curves in summary.scalability.items():
+        columns = sorted({(n0, n1) for pts in curves.values() for n0, n1, _ in pts})
+        rows = []
+        for series, pts in curves.items():
+            factor = {(n0, n1): f for n0, n1, f in pts}
+            total = math.prod(factor.values())
+            span = pts[-1][1] - pts[0][0]
+            rows.append([series, *(fmt_ratio(factor[c]) if c in factor else "–" for c in columns),
+                         fmt_ratio(total ** (1 / span)) if span > 0 and total > 0 else "–"])
+        out.append(f"### {workload}\n\n" + table(["backend", *(f"{a}→{b}" for a, b in columns), "per qubit"], rows))
+    return "\n".join(out)
+
+
+def noise_tolerance(summary) -> str:
+    if not summary.noise:
+        return ""
+    strengths = sorted({s for e in summary.noise for s in e["tolerance"]})
+    rows = [[e["series"], e["workload"], e["noise_model"], e["n_qubits"], fmt_fidelity(e["fidelity"].get(0.0)),
+             *(fmt(e["tolerance"].get(s), 4) for s in strengths)] for e in summary.noise]
+    return ("## Noise tolerance\n\nF(s)/F(0): fidelity at noise strength s relative to the noiseless run "
+            "(1 = unaffected).\n\n"
+            + table(["backend", "circuit", "noise", "qubits", "F(0)", *(f"F({s:g})/F(0)" for s in strengths)], rows))
+
+
+def problems(summary) -> str:
+    rows = sorted((r for r in summary.rows if r["status"] != "success"),
+                  key=lambda r: (str(r["status"]), str(r.get("backend")), str(r.get("circuit_type")),
+                                 r.get("n_qubits") or 0, r["point"]))
+    if not rows and not summary.missing:
+        return "## Skipped, unavailable and failed points\n\nNone: every point succeeded.\n"
+    out = ["## Skipped, unavailable and failed points\n"]
+    if rows:
+        listed = [[r["status"], r.get("backend"), r.get("circuit_type"), r.get("n_qubits"),
+                   _noise(r), r.get("reason"), r["point"]] for r in rows[:MAX_PROBLEM_ROWS]]
+        out.append(table(["status", "backend", "circuit", "qubits", "noise", "reason", "point"], listed))
+        if len(rows) > MAX_PROBLEM_ROWS:
+            out.append(f"… and {len(rows) - MAX_PROBLEM_ROWS} more (all in results.csv). Most frequent reasons:\n")
+            reasons = Counter((r["status"], r.get("reason")) for r in rows)
+            out.append(table(["status", "reason", "points"], [[s, why, k] for (s, why), k in reasons.most_common(10)]))
+    if summary.missing:
+        out.append(f"\nStarted but without a result.json (the sweep was killed, or is still running): "
+                   f"{', '.join(summary.missing[:MAX_PROBLEM_ROWS])}"
+                   + (" …" if len(summary.missing) > MAX_PROBLEM_ROWS else "") + "\n")
+    return "\n".join(out)
+
+
+def _noise(row: dict) -> str:
+    model = row.get("noise_model")
+    return "none" if not model or model == "none" else f"{model}({row.get('noise_strength')})"
+
+
+def charts(paths: list[Path]) -> str:
+    if not paths:
+        return ""
+    return "## Charts\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
+
+
+def environment(summary) -> str:
+    machines = Counter(tuple(str(_env(r).get(k, "–")) for k, _ in MACHINE_FIELDS) for r in summary.records)
+    if not machines:
+        return ""
+    rows = [[*machine, k] for machine, k in machines.most_common()]
+    versions = defaultdict(Counter)
+    for r in summary.records:
+        packages = _env(r).get("packages")
+        for package, version in (packages.items() if isinstance(packages, dict) else ()):
+            versions[package][str(version or "not installed")] += 1
+    packages = [[p, ", ".join(sorted(c))] for p, c in sorted(versions.items())]
+    return ("## Environment\n\n" + table([label for _, label in MACHINE_FIELDS] + ["points"], rows)
+            + ("\n" + table(["package", "version"], packages) if packages else ""))
+
+
+def _env(record: dict) -> dict:
+    env = record.get("environment")
+    return env if isinstance(env, dict) else {}
+
+
+def render(summary, chart_paths: list[Path]) -> str:
+    sections = [overview(summary), by_backend(summary), rankings(summary), time_matrix(summary),
+                scalability(summary), noise_tolerance(summary), problems(summary), charts(chart_paths),
+                environment(summary)]
+    return "\n".join(s for s in sections if s)

@@ -1,0 +1,420 @@
+"""The post-hoc summarizer: one sweep directory in, sweep-level files out.
+
+`qbench summarize [SWEEP_DIR|latest]`, and at the end of every multirun (qbench.callbacks).
+Every result.json is read once; failed, skipped, unreadable and missing points are
+reported, never fatal. Written into the sweep directory: summary.json, comparison.json,
+results.csv, report.md (qbench.report) and the charts (qbench.plots); then
+outputs/latest is pointed at the newest sweep.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import statistics
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qbench import progress, records
+
+log = logging.getLogger("qbench")
+
+LATEST = "latest"
+SWEEP_PREFIX = "bench_"  # hydra.sweep.dir of conf/config.yaml: bench_YYYYMMDD_HHMMSS sorts by start time
+UNREADABLE = "unreadable"  # the status qbench.progress gives a result.json that does not parse
+# The histograms are most of a record's bytes; they stay in each point's result.json.
+DROPPED_FIELDS = ["measurements.histogram"]
+HISTOGRAM = b'"histogram": {'
+METRICS = ("execution_time_seconds", "dry_run_seconds", "convert_seconds", "import_seconds", "fidelity", "tvd",
+           "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb", "throughput_shots_per_second")
+CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "depth", "noise_model", "noise_strength",
+              "shots", "seed", "precision", "device", "method", "threads", *METRICS, "fidelity_method", "attempts",
+              "reason", "run_id", "started_at", "completed_at")
+# Options that make one backend two series when the sweep varies them (e.g. backend.precision=single,double).
+SERIES_OPTIONS = ("device", "precision", "method")
+
+
+class NoResults(Exception):
+    """The directory holds no result.json (yet)."""
+
+
+@dataclass
+class Summary:
+    directory: Path
+    benchmark_id: str
+    rows: list[dict]  # one per result.json, flattened (results.csv); unreadable files included
+    records: list[dict]  # the readable records without DROPPED_FIELDS (summary.json)
+    missing: list[str]  # point directories Hydra started that have no result.json: killed or still running
+    counts: Counter
+    overrides: list[str]  # the sweep's command-line overrides, from multirun.yaml
+    comparison: dict = field(default_factory=dict)
+    scalability: dict = field(default_factory=dict)  # workload -> series -> [(n, next n, t(next)/t(n))]
+    noise: list[dict] = field(default_factory=list)  # fidelity vs noise strength, when the sweep varies it
+    workload_circuit: dict = field(default_factory=dict)  # workload -> its circuit type (one chart panel each)
+
+    @property
+    def failed(self) -> int:  # as in qbench.progress: an unreadable record is a failed point
+        return sum(self.counts[s] for s in records.FAILED_STATUSES) + self.counts[UNREADABLE]
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value):
+    """A metric, or None where it is missing or not a number (failed points, hand-edited files)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return value
+
+
+def _scalar(value):
+    """Config values are grouped on: anything odd becomes its text so that it stays hashable."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def flatten(record: dict, point: str) -> dict:
+    cfg, metrics = _dict(record.get("config")), _dict(record.get("metrics"))
+    options, error, stamps = _dict(cfg.get("backend_options")), _dict(record.get("error")), _dict(record.get("timestamps"))
+    reason = record.get("reason") or (f"{error.get('type')}: {error.get('message')}" if error else None)
+    attempts = record.get("attempts")
+    row = {
+        "point": point, "backend": _scalar(record.get("backend") or options.get("name")),
+        "status": _scalar(record.get("status")), "n_qubits": _number(cfg.get("n_qubits")),
+        "noise_strength": _number(cfg.get("noise_strength")),
+        "threads": _scalar(_dict(record.get("environment")).get("threads")),
+        "attempts": len(attempts) if isinstance(attempts, list) else 0, "reason": _scalar(reason),
+        "run_id": _scalar(record.get("run_id")), "started_at": _text(stamps.get("started_at")),
+        "completed_at": _text(stamps.get("completed_at")), "fidelity_method": _scalar(metrics.get("fidelity_method")),
+    }
+    for key in ("circuit_type", "depth", "noise_model", "shots", "seed"):
+        row[key] = _scalar(cfg.get(key))
+    for key in SERIES_OPTIONS:
+        row[key] = _scalar(options.get(key))
+    for key in METRICS:
+        row[key] = _number(metrics.get(key))
+    return row
+
+
+def _overrides(sweep_dir: Path) -> list[str]:
+    import yaml  # Hydra's own dependency; only this small file needs it
+
+    try:
+        with open(sweep_dir / "multirun.yaml") as f:
+            task = yaml.safe_load(f)["hydra"]["overrides"]["task"]
+        return [str(o) for o in task] if isinstance(task, list) else []
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
+
+
+def read_without_histogram(path: Path) -> dict | None:
+    """records.read, minus the cost of parsing the histogram: it is most of a record's bytes
+    (2^n keys) and the summary drops it anyway. qbench writes `"histogram": {` inside
+    `"measurements"` with bitstring keys, so the first `}` after it closes it; if the text
+    without it does not parse, the file is read the ordinary way."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    start = data.find(HISTOGRAM, data.find(b'"measurements": {'))
+    if start >= 0:
+        try:
+            return json.loads(data[:start + len(HISTOGRAM)] + data[data.find(b"}", start):])
+        except ValueError:
+            pass
+    return records.read(path)
+
+
+def load(sweep_dir: Path) -> Summary:
+    sweep_dir = Path(sweep_dir)
+    paths = records.find_results(sweep_dir)
+    rows, kept = [], []
+    for path in paths:
+        point = path.parent.relative_to(sweep_dir).as_posix()
+        record = read_without_histogram(path)
+        if not isinstance(record, dict) or "status" not in record:
+            rows.append({"point": point, "status": UNREADABLE,
+                         "reason": "result.json is not a valid record (truncated or corrupt JSON)"})
+            continue
+        rows.append(flatten(record, point))
+        _dict(record.get("measurements")).pop("histogram", None)
+        kept.append(record)
+    if not rows:
+        raise NoResults(f"{sweep_dir} has no result.json: nothing to summarize")
+    done = {path.parent.name for path in paths}
+    missing = sorted(e.name for e in os.scandir(sweep_dir)
+                     if e.is_dir() and e.name not in done and os.path.isdir(os.path.join(e.path, ".hydra")))
+    ids = Counter(r.get("benchmark_id") for r in kept if r.get("benchmark_id"))
+    benchmark_id = ids.most_common(1)[0][0] if ids else sweep_dir.resolve().name
+    return Summary(sweep_dir, str(benchmark_id), rows, kept, missing, Counter(r["status"] for r in rows),
+                   _overrides(sweep_dir))
+
+
+# ---- analysis ------------------------------------------------------------------------------------
+
+def noise_level(row: dict) -> tuple:
+    """(model, strength), where a `none` model counts as strength 0 whatever its strength says."""
+    model = row.get("noise_model") or "none"
+    return (model, 0.0) if model == "none" else (model, float(row.get("noise_strength") or 0.0))
+
+
+def annotate(rows: list[dict]) -> dict:
+    """Give each readable row its `series` (who ran: the backend, plus the options the sweep varies
+    for it) and `workload` (what ran: the circuit, plus depth/noise/shots where the sweep varies
+    them), so that a table cell or a chart line never mixes two different things. Variation is
+    judged on successful points: those hold the options the adapter actually used (stim's
+    precision reads 'exact (stabilizer tableau)' there, the configured 'single' when skipped)."""
+    readable = [r for r in rows if r["status"] != UNREADABLE]
+    ok = [r for r in readable if r["status"] == "success"]
+    options = defaultdict(lambda: defaultdict(set))
+    depths = defaultdict(set)
+    for r in ok:
+        for key in SERIES_OPTIONS:
+            options[r["backend"]][key].add(r[key])
+        depths[r["circuit_type"]].add(r["depth"])
+    varied = [k for k in SERIES_OPTIONS if any(len(seen[k]) > 1 for seen in options.values())]
+    noise_varies = len({noise_level(r) for r in ok}) > 1
+    shots_vary = len({r["shots"] for r in ok}) > 1
+    circuit_of = {}
+    for r in readable:
+        extra = ", ".join(str(r[k]) for k in varied)
+        r["series"] = f"{r['backend']} ({extra})" if extra else str(r["backend"])
+        base = str(r["circuit_type"]) + (f" d={r['depth']}" if len(depths[r["circuit_type"]]) > 1 else "")
+        model, strength = noise_level(r)
+        workload = base + (f" {model}({strength:g})" if noise_varies and model != "none" else "")
+        workload += f" {r['shots']} shots" if shots_vary else ""
+        r["base_workload"], r["workload"] = base, workload
+        circuit_of[workload] = str(r["circuit_type"])
+    return circuit_of
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _qubits(row: dict) -> int | None:
+    n = row["n_qubits"]
+    return int(n) if n is not None and float(n).is_integer() else None
+
+
+def matrix(rows: list[dict], metric: str) -> dict:
+    """workload -> n_qubits -> series -> median of `metric` (medians, because repeated points or
+    seeds land in the same cell)."""
+    cells = defaultdict(list)
+    for r in rows:
+        n = _qubits(r)
+        if n is not None and r[metric] is not None:
+            cells[(r["workload"], n, r["series"])].append(r[metric])
+    out: dict = {}
+    for (workload, n, series), values in sorted(cells.items()):
+        out.setdefault(workload, {}).setdefault(n, {})[series] = statistics.median(values)
+    return out
+
+
+def per_series(rows: list[dict]) -> dict:
+    groups = defaultdict(list)
+    for r in rows:
+        groups[r["series"]].append(r)
+    out = {}
+    for series, group in sorted(groups.items()):
+        times = [r["execution_time_seconds"] for r in group if r["execution_time_seconds"] is not None]
+        out[series] = {
+            "num_runs": len(group), "avg_time": _mean(times), "min_time": min(times, default=None),
+            "max_time": max(times, default=None), "avg_fidelity": _mean(r["fidelity"] for r in group),
+            "avg_gate_count": _mean(r["gate_count"] for r in group),
+            "avg_memory_mb": _mean(r["memory_peak_mb"] for r in group),
+        }
+    return out
+
+
+def scalability(times: dict) -> dict:
+    """workload -> series -> [(n, next n, t(next n)/t(n))] over the sizes the sweep ran."""
+    out: dict = {}
+    for workload, by_n in times.items():
+        curves = defaultdict(list)
+        for n in sorted(by_n):
+            for series, t in by_n[n].items():
+                curves[series].append((n, t))
+        for series, points in sorted(curves.items()):
+            steps = [(n0, n1, t1 / t0) for (n0, t0), (n1, t1) in zip(points, points[1:]) if t0 > 0]
+            if steps:
+                out.setdefault(workload, {})[series] = steps
+    return out
+
+
+def noise_tolerance(rows: list[dict]) -> list[dict]:
+    """Fidelity against noise strength per (series, circuit, noise model, n), with F(s)/F(0);
+    empty unless the sweep varies the noise strength."""
+    if len({noise_level(r)[1] for r in rows}) < 2:
+        return []
+    noiseless, noisy = defaultdict(list), defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        n = _qubits(r)
+        if n is None or r["fidelity"] is None:
+            continue
+        model, strength = noise_level(r)
+        if strength == 0:
+            noiseless[(r["series"], r["base_workload"], n)].append(r["fidelity"])
+        else:
+            noisy[(r["series"], r["base_workload"], model, n)][strength].append(r["fidelity"])
+    out = []
+    for (series, workload, model, n), by_strength in sorted(noisy.items()):
+        zero = noiseless.get((series, workload, n))
+        fidelity = {0.0: statistics.median(zero)} if zero else {}
+        fidelity.update((s, statistics.median(v)) for s, v in sorted(by_strength.items()))
+        f0 = fidelity.get(0.0)
+        out.append({"series": series, "workload": workload, "noise_model": model, "n_qubits": n,
+                    "fidelity": fidelity,
+                    "tolerance": {s: f / f0 for s, f in fidelity.items() if s and f0}})
+    return out
+
+
+def analyse(summary: Summary) -> Summary:
+    summary.workload_circuit = annotate(summary.rows)
+    ok = [r for r in summary.rows if r["status"] == "success"]
+    times = matrix(ok, "execution_time_seconds")
+    summary.comparison = {"benchmark_id": summary.benchmark_id, "backends": per_series(ok), "times": times,
+                          "fidelities": matrix(ok, "fidelity")}
+    summary.scalability = scalability(times)
+    summary.noise = noise_tolerance(ok)
+    return summary
+
+
+# ---- writing -------------------------------------------------------------------------------------
+
+def _json_keys(value):
+    """JSON object keys are text: qubit counts and noise strengths become "8" and "0.05"."""
+    if isinstance(value, dict):
+        return {(f"{k:g}" if isinstance(k, float) else str(k)): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_keys(v) for v in value]
+    return value
+
+
+def write_text(path: Path, text: str) -> None:
+    """Like records.write_atomic, for text: readers never see half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summary_json(summary: Summary) -> dict:
+    starts = [r["started_at"] for r in summary.rows if r.get("started_at")]
+    ends = [r["completed_at"] for r in summary.rows if r.get("completed_at")]
+    counts = summary.counts
+    return {
+        "benchmark_id": summary.benchmark_id, "started_at": min(starts, default=None),
+        "completed_at": max(ends, default=None), "total_runs": len(summary.rows),
+        "successful": counts["success"], "failed": summary.failed, "skipped": counts["skipped"],
+        "unavailable": counts["unavailable"], "unreadable": counts[UNREADABLE], "status_counts": dict(counts),
+        "missing_points": summary.missing, "dropped_fields": DROPPED_FIELDS, "results": summary.records,
+    }
+
+
+def results_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def write(summary: Summary) -> list[Path]:
+    from qbench import plots, report
+
+    directory = summary.directory
+    records.write_atomic(directory / "summary.json", summary_json(summary))
+    scaling = {w: {s: [{"from": a, "to": b, "factor": f} for a, b, f in steps] for s, steps in curves.items()}
+               for w, curves in summary.scalability.items()}
+    comparison = dict(summary.comparison, scalability=scaling)
+    if summary.noise:
+        comparison["noise_tolerance"] = summary.noise
+    records.write_atomic(directory / "comparison.json", _json_keys(comparison))
+    write_text(directory / "results.csv", results_csv(summary.rows))
+    charts = plots.draw(summary)  # before the report, which shows only the charts that exist
+    write_text(directory / "report.md", report.render(summary, charts))
+    return [directory / name for name in ("summary.json", "comparison.json", "results.csv", "report.md")] + charts
+
+
+def update_latest(outputs: Path) -> Path | None:
+    """Point outputs/latest at the newest bench_* sweep in it: a relative link, swapped in with one
+    rename so that readers always find a whole link."""
+    sweeps = sorted(p.name for p in Path(outputs).glob(f"{SWEEP_PREFIX}*") if p.is_dir())
+    link = Path(outputs) / LATEST
+    if not sweeps or (link.exists() and not link.is_symlink()):
+        return None
+    if link.is_symlink() and os.readlink(link) == sweeps[-1]:
+        return link
+    tmp = link.with_name(f".{LATEST}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(sweeps[-1], tmp)
+        os.replace(tmp, link)
+    except OSError as exc:  # e.g. a file system without symbolic links: the summary still stands
+        log.warning("could not point %s at %s: %s", link, sweeps[-1], exc)
+        return None
+    return link
+
+
+def summarize(sweep_dir: Path) -> tuple[Summary, list[Path]]:
+    summary = analyse(load(sweep_dir))
+    written = write(summary)
+    update_latest(Path(sweep_dir).absolute().parent)
+    return summary, written
+
+
+def after_multirun(sweep_dir: Path) -> None:
+    """Called by qbench.callbacks when a multirun ends."""
+    try:
+        summary, written = summarize(sweep_dir)
+    except NoResults as exc:
+        log.info("%s", exc)
+        update_latest(Path(sweep_dir).absolute().parent)
+        return
+    log.info("summary: %s", ", ".join(p.name for p in written))
+    log.info("report: %s", summary.directory / "report.md")
+
+
+def main(argv: list[str]) -> int:
+    from qbench.cli import error
+
+    parser = argparse.ArgumentParser(
+        prog="qbench summarize",
+        description="Write summary.json, comparison.json, results.csv, report.md and charts into a sweep directory.")
+    parser.add_argument("sweep_dir", nargs="?", default=LATEST,
+                        help=f"a sweep directory, or '{LATEST}' (outputs/{LATEST}, the newest sweep; the default)")
+    args = parser.parse_args(argv)
+    directory = Path(args.sweep_dir)
+    if args.sweep_dir == LATEST:
+        # Re-pointed first: a killed sweep never reached the callback that moves the link.
+        update_latest(Path("outputs"))
+        directory = Path("outputs", LATEST)
+    if not directory.is_dir():
+        if args.sweep_dir == LATEST:
+            return error(f"{directory} does not exist: no outputs/{SWEEP_PREFIX}* sweep here; name a sweep directory")
+        return error(f"{directory}: " + ("not a directory" if directory.exists() else "no such sweep directory"))
+    try:
+        summary, written = summarize(directory)
+    except NoResults as exc:
+        return error(str(exc))
+    print(progress.final_line(summary.counts) + (f", {len(summary.missing)} without a result" if summary.missing else ""))
+    shown = f"{directory} -> {os.readlink(directory)}" if directory.is_symlink() else str(directory)
+    print(f"wrote {', '.join(p.name for p in written)} into {shown}")
+    return 0
