@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from qbench.circuits import FAMILIES
+from qbench.noise import METHODS as NOISE_METHODS
+from qbench.noise import MODELS as NOISE_MODELS
 
 
 class ConfigError(ValueError):
@@ -44,8 +46,11 @@ def check_point(cfg) -> None:
              "null (use execution.threads) or a positive integer")
 
     noise = cfg.noise
+    _require(noise.name in NOISE_MODELS, "noise.name", noise.name, f"one of {', '.join(NOISE_MODELS)}")
     _require(_is_number(noise.strength) and 0 <= noise.strength <= 1, "noise.strength", noise.strength,
              "a number in [0, 1]")
+    method = noise.get("method", "auto")
+    _require(method in NOISE_METHODS, "noise.method", method, f"one of {', '.join(NOISE_METHODS)}")
 
     ex = cfg.execution
     _require(_is_int(ex.warmup_runs) and ex.warmup_runs >= 0, "execution.warmup_runs", ex.warmup_runs,

@@ -5,7 +5,8 @@ backend is a yaml file plus a subclass of `Backend` on the Python path.
 
 Lifecycle inside a worker process:
     load()                      import the library (once per worker, untimed)
-    prepare(circuit, spec)      translate / transpile (timed separately: convert_seconds)
+    prepare(circuit, spec)      translate / transpile, with spec.noise placed as `qbench.noise` defines
+                                (timed separately: convert_seconds)
     run(prepared)               THE timed call: simulate and sample `shots`
     histogram(prepared, raw)    untimed: the raw result as {bitstring: count}, char q = qubit q
     final_state(prepared)       untimed, optional: the noiseless final state for verification
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from qbench.circuits import Circuit
+from qbench.noise import MODELS, Noise
 
 BYTES_PER_AMPLITUDE = {"single": 8, "double": 16}
 
@@ -43,6 +45,10 @@ class Backend:
     precisions: tuple[str, ...] = ("single", "double")
     #: what the state costs in memory: statevector, density_matrix or stabilizer
     representation: str = "statevector"
+    #: noise models (`qbench.noise.MODELS`) the library can express
+    noise_models: tuple[str, ...] = MODELS
+    #: how the library simulates noise: density_matrix (exact) and/or trajectories (one per shot)
+    noise_methods: tuple[str, ...] = ()
 
     def __init__(self, name: str, device: str = "CPU", precision: str = "single",
                  threads: int | None = None, method: str = "statevector", **options: Any):
@@ -64,10 +70,46 @@ class Backend:
         return None
 
     def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
-        """None when this point can run on this backend, else why it is skipped."""
+        """None when this point can run on this backend, else why it is skipped.
+
+        For a noisy point it also settles `representation`: the runner sizes the memory guard from
+        this instance right after, and an exact density matrix costs 4^N, not 2^N.
+        """
         if self.precision not in self.precisions:
             return f"{self.name} does not simulate in {self.precision} precision (allowed: {', '.join(self.precisions)})"
+        noise = Noise.of(spec)
+        if not noise.noisy:
+            return None
+        if noise.name not in self.noise_models:
+            expressible = ", ".join(m for m in self.noise_models if m != "none")
+            return f"{self.name} cannot express noise '{noise.name}' (it has: {expressible})"
+        method = self.noise_method(circuit.n_qubits, spec)
+        if method is None:
+            return (f"{self.name} with backend.method={self.method} cannot simulate noise by "
+                    f"noise.method={noise.method} (it simulates noise by: {', '.join(self.noise_methods) or 'none'})")
+        if method == "density_matrix":
+            self.representation = "density_matrix"
         return None
+
+    def noise_method(self, n_qubits: int, spec: RunSpec) -> str | None:
+        """density_matrix or trajectories for this noisy point (see `Noise.choose_method`)."""
+        cheaper = self.density_matrix_cheaper(n_qubits, spec.shots)
+        return Noise.of(spec).choose_method(n_qubits, self.noise_methods, cheaper)
+
+    def density_matrix_cheaper(self, n_qubits: int, shots: int) -> bool:
+        """Whether an exact density matrix costs less than `shots` trajectories.
+
+        A density matrix costs about 2^n state vectors per operation, a trajectory one: Aer's own
+        `automatic` method uses this rule.
+        """
+        return 2**n_qubits < shots
+
+    def noise_details(self, circuit: Circuit, spec: RunSpec) -> dict:
+        """How a noisy point is simulated, recorded in config.backend_options; {} without noise."""
+        if not Noise.of(spec).noisy:
+            return {}
+        method = self.noise_method(circuit.n_qubits, spec)
+        return {"noise_method": method, "trajectories": spec.shots if method == "trajectories" else None}
 
     def memory_estimate_bytes(self, n_qubits: int) -> int:
         amp = BYTES_PER_AMPLITUDE.get(self.precision, 16)

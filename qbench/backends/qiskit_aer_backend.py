@@ -1,8 +1,20 @@
-"""qiskit-aer: IBM's C++ simulator (AerSimulator), driven as a Qiskit user would."""
+"""qiskit-aer: IBM's C++ simulator (AerSimulator), driven as a Qiskit user would.
+
+With noise, an Aer NoiseModel attaches the errors to the gate instructions. `backend.method`
+decides how Aer simulates it: density_matrix is exact, statevector (and Aer's other per-shot
+methods) samples one noisy circuit per shot. qbench's default `statevector` is resolved by
+noise.method (auto: density_matrix while 2^n < shots, as Aer's own `automatic` would).
+"""
 from __future__ import annotations
 
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.circuits import Circuit
+from qbench.circuits import GATES, Circuit
+from qbench.noise import Noise
+
+# Aer methods that take a noise model, and how each simulates it.
+NOISE_METHODS = {"statevector": "trajectories", "density_matrix": "density_matrix",
+                 "matrix_product_state": "trajectories", "stabilizer": "trajectories",
+                 "extended_stabilizer": "trajectories"}
 
 
 def to_qiskit(circuit: Circuit, measure: bool):
@@ -16,21 +28,75 @@ def to_qiskit(circuit: Circuit, measure: bool):
     return qc
 
 
+def one_qubit_error(noise: Noise):
+    """The gate-noise channel of `noise` as an Aer QuantumError on one qubit."""
+    from qiskit_aer.noise import amplitude_damping_error, depolarizing_error, pauli_error
+
+    p = noise.strength
+    if noise.name == "depolarizing":
+        # Aer's depolarizing_error(lam) is (1-lam) rho + lam I/2: X, Y, Z each lam/4, so lam = 4p/3.
+        return depolarizing_error(4 * p / 3, 1)
+    if noise.name == "bit_flip":
+        return pauli_error([("X", p), ("I", 1 - p)])
+    if noise.name == "phase_flip":
+        return pauli_error([("Z", p), ("I", 1 - p)])
+    return amplitude_damping_error(p)
+
+
+def noise_model(noise: Noise):
+    """The qbench noise model as an Aer NoiseModel: errors on every canonical gate's qubits, or readout."""
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    # Every canonical gate is a basis gate, so transpiling for the noisy simulator decomposes nothing
+    # (NoiseModel's default basis is rz/sx/cx) and the errors land on the canonical gates.
+    model = NoiseModel(basis_gates=list(GATES))
+    if noise.name == "readout":
+        p = noise.strength
+        model.add_all_qubit_readout_error(ReadoutError([[1 - p, p], [p, 1 - p]]))
+        return model
+    error = one_qubit_error(noise)
+    for arity in (1, 2):
+        # A two-qubit gate gets the one-qubit error on each of its qubits: error (x) error.
+        names = [name for name, (k, _, _) in GATES.items() if k == arity]
+        model.add_all_qubit_quantum_error(error if arity == 1 else error.tensor(error), names)
+    return model
+
+
 class QiskitAerBackend(Backend):
     modules = ("qiskit_aer", "qiskit")
     packages = ("qiskit-aer", "qiskit")
+    noise_methods = ("density_matrix", "trajectories")
 
-    def _simulator(self, spec: RunSpec):
+    def aer_method(self, n_qubits: int, spec: RunSpec) -> str:
+        """The Aer method of this point: backend.method, with qbench's statevector default resolved for noise."""
+        if Noise.of(spec).noisy and self.method == "statevector":
+            exact = super().noise_method(n_qubits, spec) == "density_matrix"
+            return "density_matrix" if exact else "statevector"
+        return self.method
+
+    def noise_method(self, n_qubits: int, spec: RunSpec) -> str | None:
+        method = NOISE_METHODS.get(self.aer_method(n_qubits, spec))
+        requested = Noise.of(spec).method
+        return method if requested in ("auto", method) else None
+
+    def noise_details(self, circuit: Circuit, spec: RunSpec) -> dict:
+        details = super().noise_details(circuit, spec)
+        return {**details, "method": self.aer_method(circuit.n_qubits, spec)} if details else details
+
+    def _simulator(self, spec: RunSpec, method: str, noise=None):
         from qiskit_aer import AerSimulator
 
-        return AerSimulator(method=self.method, device=self.device, precision=self.precision,
+        noisy = {"noise_model": noise} if noise else {}
+        return AerSimulator(method=method, device=self.device, precision=self.precision,
                             max_parallel_threads=self.threads or spec.threads,
-                            seed_simulator=spec.seed, **self.options)
+                            seed_simulator=spec.seed, **noisy, **self.options)
 
     def prepare(self, circuit: Circuit, spec: RunSpec):
         from qiskit import transpile
 
-        simulator = self._simulator(spec)
+        noise = Noise.of(spec)
+        simulator = self._simulator(spec, self.aer_method(circuit.n_qubits, spec),
+                                    noise_model(noise) if noise.noisy else None)
         compiled = transpile(to_qiskit(circuit, measure=True), simulator, optimization_level=0)
         return {"simulator": simulator, "compiled": compiled, "circuit": circuit, "spec": spec,
                 "shots": spec.shots}
@@ -46,7 +112,7 @@ class QiskitAerBackend(Backend):
         circuit = prepared["circuit"]
         qc = to_qiskit(circuit, measure=False)
         qc.save_statevector()
-        simulator = self._simulator(prepared["spec"])
+        simulator = self._simulator(prepared["spec"], self.method)
         from qiskit import transpile
 
         state = simulator.run(transpile(qc, simulator, optimization_level=0)).result().get_statevector()

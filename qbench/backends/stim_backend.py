@@ -1,21 +1,32 @@
-"""stim: Craig Gidney's stabilizer simulator (Clifford circuits only)."""
+"""stim: Craig Gidney's stabilizer simulator (Clifford circuits only).
+
+With noise, stim's Pauli channels go into the circuit and its compiled sampler draws every shot's
+Pauli errors independently (Pauli-frame sampling: one exact trajectory per shot). Amplitude
+damping is not a Pauli channel, so stim cannot express it.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from qbench.backends.base import Backend, RunSpec, histogram_from_samples
-from qbench.circuits import GATES, Circuit
+from qbench.circuits import GATES, Circuit, Gate
+from qbench.noise import NOISELESS, Noise, placed
 
 STIM_NAMES = {"h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "S_DAG",
               "cx": "CX", "cz": "CZ", "swap": "SWAP"}
+# DEPOLARIZE1(p) is X, Y, Z each with probability p/3, as qbench.noise defines it.
+STIM_CHANNELS = {"depolarizing": "DEPOLARIZE1", "bit_flip": "X_ERROR", "phase_flip": "Z_ERROR"}
 
 
-def to_stim(circuit: Circuit, measure: bool):
+def to_stim(circuit: Circuit, measure: bool, noise: Noise = NOISELESS):
     import stim
 
-    lines = [f"{STIM_NAMES[g.name]} {' '.join(map(str, g.qubits))}" for g in circuit.gates]
+    lines = [f"{STIM_NAMES[g.name]} {' '.join(map(str, g.qubits))}" if isinstance(g, Gate)
+             else f"{STIM_CHANNELS[g.name]}({g.strength!r}) {g.qubit}" for g in placed(circuit, noise)]
     if measure:
-        lines.append("M " + " ".join(map(str, range(circuit.n_qubits))))
+        # M(p) is stim's noisy measurement: each result is flipped with probability p.
+        flip = f"({noise.readout!r})" if noise.name == "readout" else ""
+        lines.append(f"M{flip} " + " ".join(map(str, range(circuit.n_qubits))))
     return stim.Circuit("\n".join(lines))
 
 
@@ -24,6 +35,8 @@ class StimBackend(Backend):
     packages = ("stim",)
     precisions = ("single", "double")  # exact stabilizer arithmetic: precision does not apply
     representation = "stabilizer"
+    noise_models = ("none", *STIM_CHANNELS, "readout")
+    noise_methods = ("trajectories",)
 
     def describe(self):
         return {**super().describe(), "precision": "exact (stabilizer tableau)"}
@@ -36,7 +49,7 @@ class StimBackend(Backend):
         return super().supports(circuit, spec)
 
     def prepare(self, circuit: Circuit, spec: RunSpec):
-        return {"measured": to_stim(circuit, measure=True), "circuit": circuit,
+        return {"measured": to_stim(circuit, measure=True, noise=Noise.of(spec)), "circuit": circuit,
                 "shots": spec.shots, "seed": spec.seed}
 
     def run(self, prepared):
