@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from qbench import progress, records, tracking
+from qbench import bandwidth, progress, records, tracking
 
 log = logging.getLogger("qbench")
 
@@ -25,9 +25,16 @@ class QbenchCallback(Callback):
         self._finish(Path(config.hydra.runtime.output_dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
         tracking.start_sweep(config.tracking, sweep_dir, sweep_dir.name)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         self._finish(Path(config.hydra.sweep.dir))
+        try:  # the records are already safe on disk: a broken report must not fail the sweep
+            from qbench import summarize
+
+            summarize.after_multirun(Path(config.hydra.sweep.dir))
+        except Exception:  # noqa: BLE001
+            log.exception("could not summarize %s", config.hydra.sweep.dir)
         tracking.end_sweep(Path(config.hydra.sweep.dir), outcome["failed"])

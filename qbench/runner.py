@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from qbench import circuits, environment, records
+from qbench import bandwidth, circuits, environment, records
 from qbench.backends.base import RunSpec
 from qbench.measure import instantiate_backend, measure
 from qbench.validate import check_point
@@ -30,7 +30,7 @@ LARGE_QUBITS_WARNING = 25
 
 def point_config(cfg: dict) -> dict:
     """The record's `config` section, with the original design's field names."""
-    return {
+    config = {
         "n_qubits": cfg["n_qubits"],
         "depth": cfg["circuit"].get("depth"),
         "circuit_type": cfg["circuit"]["name"],
@@ -43,6 +43,9 @@ def point_config(cfg: dict) -> dict:
         "backend_options": {k: v for k, v in cfg["backend"].items() if k not in ("_target_",)},
         "execution": dict(cfg["execution"]),
     }
+    if cfg["noise"]["name"] != "none":  # only then: noiseless run_ids stay as they were
+        config["noise_method"] = cfg["noise"].get("method")
+    return config
 
 
 def usable_cores() -> int:
@@ -254,4 +257,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
         throughput_shots_per_second=plain["shots"] / median if median > 0 else None, **outcome["verification"],
     )
     record["measurements"] = {"histogram": outcome["histogram"], "total_shots": sum(outcome["histogram"].values())}
+    if backend.representation == "statevector" and backend.method == "statevector" and spec.noise["name"] == "none":
+        record["metrics"].update(bandwidth.efficiency(backend.memory_estimate_bytes(circuit.n_qubits), circuit.depth,
+                                                      median, bandwidth.machine_bandwidth()))
     record["status"] = "success"

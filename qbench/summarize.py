@@ -31,7 +31,8 @@ UNREADABLE = "unreadable"  # the status qbench.progress gives a result.json that
 DROPPED_FIELDS = ["measurements.histogram"]
 HISTOGRAM = b'"histogram": {'
 METRICS = ("execution_time_seconds", "dry_run_seconds", "convert_seconds", "import_seconds", "fidelity", "tvd",
-           "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb", "throughput_shots_per_second")
+           "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb", "throughput_shots_per_second",
+           "bandwidth_efficiency")
 CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "depth", "noise_model", "noise_strength",
               "shots", "seed", "precision", "device", "method", "threads", *METRICS, "fidelity_method", "attempts",
               "reason", "run_id", "started_at", "completed_at")
@@ -235,6 +236,8 @@ def per_series(rows: list[dict]) -> dict:
             "max_time": max(times, default=None), "avg_fidelity": _mean(r["fidelity"] for r in group),
             "avg_gate_count": _mean(r["gate_count"] for r in group),
             "avg_memory_mb": _mean(r["memory_peak_mb"] for r in group),
+            # of state-vector runs only: ideal time at the machine's memory bandwidth / measured time
+            "avg_bandwidth_efficiency": _mean(r["bandwidth_efficiency"] for r in group),
         }
     return out
 
@@ -400,7 +403,21 @@ def main(argv: list[str]) -> int:
         description="Write summary.json, comparison.json, results.csv, report.md and charts into a sweep directory.")
     parser.add_argument("sweep_dir", nargs="?", default=LATEST,
                         help=f"a sweep directory, or '{LATEST}' (outputs/{LATEST}, the newest sweep; the default)")
+    parser.add_argument("--mlflow-experiment", metavar="NAME",
+                        help="summarize the newest sweep of this MLflow experiment (its result.json artifacts)")
+    parser.add_argument("--mlflow-uri", default="sqlite:///mlruns/mlflow.db", help="tracking URI (default: %(default)s)")
     args = parser.parse_args(argv)
+    from qbench import tracking
+
+    if args.mlflow_experiment:
+        try:
+            args.sweep_dir = str(tracking.export_sweep(args.mlflow_uri, args.mlflow_experiment, Path("outputs")))
+        except LookupError as exc:
+            return error(str(exc))
+    try:  # runs a dead sweep left RUNNING are closed here too
+        tracking.close_stale(args.mlflow_uri, "qbench")
+    except Exception as exc:  # noqa: BLE001 - no store here is fine
+        log.debug("no MLflow store to tidy: %s", exc)
     directory = Path(args.sweep_dir)
     if args.sweep_dir == LATEST:
         # Re-pointed first: a killed sweep never reached the callback that moves the link.

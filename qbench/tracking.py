@@ -211,8 +211,35 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
         return None
 
 
+def export_sweep(uri: str, experiment: str, outputs: Path, parent_run_id: str | None = None) -> Path:
+    """Download the result.json of every child of a sweep's parent run (default: the newest sweep)
+    into outputs/mlflow_<sweep>/<point>/, so the summarizer can read an MLflow-only sweep."""
+    client = _client(resolve_uri(uri))
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise LookupError(f"no MLflow experiment named '{experiment}' at {uri}")
+    if parent_run_id is None:
+        sweeps = client.search_runs([found.experiment_id], filter_string="tags.`qbench.kind` = 'sweep'",
+                                    order_by=["attributes.start_time DESC"], max_results=1)
+        if not sweeps:
+            raise LookupError(f"experiment '{experiment}' has no qbench sweep")
+        parent = sweeps[0]
+    else:
+        parent = client.get_run(parent_run_id)
+    target = Path(outputs) / f"mlflow_{parent.info.run_name}"
+    children = client.search_runs([found.experiment_id], max_results=50000,
+                                  filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    for child in children:
+        point_dir = target / child.info.run_name
+        point_dir.mkdir(parents=True, exist_ok=True)
+        client.download_artifacts(child.info.run_id, records.RESULT_FILE, str(point_dir))
+    return target
+
+
 def close_stale(uri: str, experiment: str) -> int:
-    """For `qbench summarize`: mark runs of dead sweeps KILLED."""
+    """For `qbench summarize`: mark runs of dead sweeps KILLED (creates no store where there is none)."""
+    if uri.startswith("sqlite:///") and not Path(resolve_uri(uri)[len("sqlite:///"):]).exists():
+        return 0
     client = _client(resolve_uri(uri))
     found = client.get_experiment_by_name(experiment)
     return close_stale_runs(client, found.experiment_id) if found else 0

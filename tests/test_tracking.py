@@ -122,3 +122,27 @@ def test_sweep_against_a_real_mlflow_server(workdir):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_summarize_from_an_mlflow_experiment_alone(workdir):
+    assert run_qbench("-m", "backend=stim,cirq", "n_qubits=3", "execution=quick", cwd=workdir).returncode == 0
+    sweep_name = sorted((workdir / "outputs").glob("bench_*"))[-1].name
+    import shutil
+
+    shutil.rmtree(workdir / "outputs")  # only MLflow is left
+    result = run_qbench("summarize", "--mlflow-experiment", "qbench", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((workdir / "outputs" / f"mlflow_{sweep_name}" / "summary.json").read_text())
+    assert summary["total_runs"] == 2 and summary["successful"] == 2
+
+
+def test_summarize_closes_runs_of_a_dead_sweep(workdir):
+    (workdir / "mlruns").mkdir()
+    client = client_for(workdir)
+    exp_id = client.create_experiment("qbench")
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a real process that has ended: its pid is the dead sweep's
+    run = client.create_run(exp_id, tags={"qbench.host": socket.gethostname(), "qbench.pid": str(dead.pid)})
+    (workdir / "outputs" / "bench_x" / "p").mkdir(parents=True)
+    run_qbench("summarize", str(workdir / "outputs" / "bench_x"), cwd=workdir)
+    assert client.get_run(run.info.run_id).info.status == "KILLED"
