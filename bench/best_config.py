@@ -1,0 +1,80 @@
+"""Each backend at its best here: QFT and random circuits at 20-26 qubits over its options.
+
+Runs qbench itself (basic launcher: one point at a time, nothing else competing for the 2
+cores), all in single precision so backends compare at equal precision, and for each
+(backend, circuit, n_qubits) reports the fastest configuration and the others' times.
+
+    .venv/bin/python bench/best_config.py    # writes bench/results/best_config.{json,md}; ~30 min here
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON = ["circuit=qft,random", "n_qubits=20,22,24,26", "execution.warmup_runs=0", "execution.repetitions=1",
+          "execution.retries=0", "execution.timeout_per_run=150", "tracking.enabled=false"]
+# The options each library's maintainers point users to for speed.
+VARIANTS = {
+    "qiskit-aer": ["backend=qiskit-aer", "backend.threads=1,2", "backend.fusion_enable=true,false"],
+    "qsim": ["backend=qsim", "backend.threads=1,2", "backend.max_fused_gate_size=2,4"],
+    "pennylane": ["backend=pennylane", "backend.threads=1,2"],
+    "cirq": ["backend=cirq"],
+}
+OPTION_KEYS = ("threads", "fusion_enable", "max_fused_gate_size")
+
+
+def label(record: dict) -> str:
+    options = record["config"]["backend_options"]
+    return ", ".join(f"{k}={options[k]}" for k in OPTION_KEYS if k in options)
+
+
+def main() -> int:
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend, overrides in VARIANTS.items():
+            print(f"sweeping {backend} ...", flush=True)
+            done = subprocess.run([sys.executable, "-m", "qbench", "-m", *overrides, *COMMON], cwd=tmp,
+                                  capture_output=True, text=True)
+            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:], flush=True)
+        records = [json.loads(p.read_text()) for p in Path(tmp).glob("outputs/bench_*/*/result.json")]
+
+    table = defaultdict(list)
+    for r in records:
+        key = (r["backend"], r["config"]["circuit_type"], r["config"]["n_qubits"])
+        seconds = r["metrics"].get("execution_time_seconds") if r["status"] == "success" else None
+        table[key].append({"options": label(r), "status": r["status"], "seconds": seconds,
+                           "bandwidth_efficiency": r["metrics"].get("bandwidth_efficiency")})
+    rows = []
+    for (backend, circuit, n), variants in sorted(table.items()):
+        ok = sorted((v for v in variants if v["seconds"] is not None), key=lambda v: v["seconds"])
+        rows.append({"backend": backend, "circuit": circuit, "n_qubits": n, "fastest": ok[0] if ok else None,
+                     "variants": variants})
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best_config.json").write_text(json.dumps({
+        "benchmark": "best_config", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commands": [" ".join(["python -m qbench -m", *v, *COMMON]) for v in VARIANTS.values()], "rows": rows},
+        indent=2))
+    lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        best = row["fastest"]
+        others = "; ".join(f"{v['options']}: {v['seconds']:.3g}" if v["seconds"] is not None else
+                           f"{v['options']}: {v['status']}" for v in row["variants"] if v is not best)
+        lines.append(f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | "
+                     f"{best['options'] if best else '-'} | {best['seconds']:.3g} | {others} | "
+                     f"{(best['bandwidth_efficiency'] or float('nan')):.2f} |" if best else
+                     f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | - | - | {others} | - |")
+    (out / "best_config.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
