@@ -91,3 +91,12 @@ def test_records_are_written_atomically_and_are_valid_json(workdir):
     assert not list(sweep_dir.glob("**/*.tmp"))
     for path in sweep_dir.glob("**/result.json"):
         json.loads(path.read_text())
+
+
+def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
+    # tests/plugins/conf/backend/faulty.yaml names tests/plugins/faulty_backend.py by _target_
+    from tests.conftest import PLUGIN_CONF
+
+    result = run_qbench("--config-dir", str(PLUGIN_CONF), "-m", "backend=faulty,stim", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {r["backend"]: r["status"] for r in sweep_records(workdir)} == {"faulty": "success", "stim": "success"}
