@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from qbench import reference
+from qbench import pipes, reference
 from qbench.backends.base import Backend
 from qbench.noise import Noise
 
@@ -38,32 +38,11 @@ def load_backend(config: dict) -> tuple[Backend, float]:
     return backend, time.perf_counter() - start
 
 
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so the peak is this run's, not the worker's.
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def measure(request: dict) -> dict:
     """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed)."""
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
-    _reset_peak_rss()
+    pipes.reset_peak_rss()
 
     start = time.perf_counter()
     prepared = backend.prepare(circuit, spec)
@@ -81,7 +60,7 @@ def measure(request: dict) -> dict:
         start = time.perf_counter()
         raw = backend.run(prepared)
         times.append(time.perf_counter() - start)
-    memory_peak_mb = _peak_rss_mb()
+    memory_peak_mb = pipes.peak_rss_mb()
     # A simulator in a child process of its own (QuEST, LRET) holds its state there: add that process's peak.
     child_peak = getattr(backend, "child_peak_rss_mb", None)
     if child_peak is not None and memory_peak_mb is not None:

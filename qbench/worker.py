@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import atexit
 import os
-import pickle
 import resource
-import select
 import signal
-import struct
 import subprocess
 import sys
 import time
 import traceback
 
-_HEADER = struct.Struct("!Q")
+from qbench import pipes
+
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
 
@@ -31,33 +29,6 @@ class WorkerFailure(Exception):
     def __init__(self, status: str, error_type: str, message: str, tb: str | None = None):
         super().__init__(message)
         self.status, self.error_type, self.message, self.traceback = status, error_type, message, tb
-
-
-def _write_message(fd: int, obj) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_message(fd: int, deadline: float | None = None):
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
-    return pickle.loads(_read_exact(fd, size, deadline))
 
 
 def _describe_exit(code: int) -> str:
@@ -92,8 +63,8 @@ class Worker:
 
     def call(self, message: dict, timeout: float):
         try:
-            _write_message(self.process.stdin.fileno(), message)
-            reply = _read_message(self.process.stdout.fileno(), time.monotonic() + timeout)
+            pipes.write_message(self.process.stdin.fileno(), message)
+            reply = pipes.read_message(self.process.stdout.fileno(), time.monotonic() + timeout)
         except TimeoutError:
             self.kill()
             raise WorkerFailure("timeout", "Timeout", f"run exceeded timeout_per_run={timeout:g}s; worker killed")
@@ -154,7 +125,7 @@ def serve() -> None:
 
     while True:
         try:
-            message = _read_message(requests)
+            message = pipes.read_message(requests)
         except EOFError:
             return
         try:
@@ -166,7 +137,7 @@ def serve() -> None:
         except BaseException as exc:  # noqa: BLE001 - everything becomes a record
             reply = {"ok": False, "type": type(exc).__name__, "message": str(exc) or repr(exc),
                      "traceback": traceback.format_exc()}
-        _write_message(replies, reply)
+        pipes.write_message(replies, reply)
 
 
 if __name__ == "__main__":

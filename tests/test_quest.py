@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from qbench import circuits, measure as measure_module, reference
+from qbench import circuits, pipes, reference
 from qbench.backends.base import RunSpec
 from qbench.backends.quest_backend import PROJECT_ROOT, PYTHON_ENV, QuestError, interpreter_candidates
 from qbench.measure import instantiate_backend, measure
@@ -199,7 +199,7 @@ def test_the_quest_process_dies_with_its_worker():
 def test_memory_peak_counts_the_quest_process():
     # 11 qubits with noise: a 4^11 x 16 B = 64 MiB density matrix, allocated in the QuEST process.
     outcome = run(circuits.build("ghz", 11), noisy("depolarizing", 0.01))
-    own = measure_module._peak_rss_mb()
+    own = pipes.peak_rss_mb()
     assert outcome["memory_peak_mb"] - own >= 64, (outcome["memory_peak_mb"], own)
 
 

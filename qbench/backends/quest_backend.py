@@ -20,15 +20,14 @@ import functools
 import json
 import math
 import os
-import pickle
 import signal
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from qbench import pipes
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
 from qbench.circuits import Circuit, Gate
 from qbench.noise import Noise, placed
@@ -37,8 +36,6 @@ SERVER = Path(__file__).with_name("quest_server.py")
 # Relative interpreter paths are looked up from the cwd, then from the checkout qbench runs from.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = "QBENCH_QUEST_PYTHON"
-_HEADER = struct.Struct("!Q")
-_PROTOCOL = 4  # the QuEST interpreter may be any CPython 3.10-3.12
 
 # canonical gate -> (QuEST v3 function, parameters appended after the qubits)
 QUEST_GATES = {"h": "hadamard", "x": "pauliX", "y": "pauliY", "z": "pauliZ", "s": "sGate", "t": "tGate",
@@ -180,8 +177,7 @@ class QuestBackend(Backend):
 
     def _receive(self):
         try:
-            (size,) = _HEADER.unpack(self._read(_HEADER.size))
-            reply = pickle.loads(self._read(size))
+            reply = pipes.read_message(self.process.stdout.fileno())
         except EOFError:
             code = self.process.wait()
             raise QuestError(f"QuEST process exited with code {code} (its stderr is in the worker's log)") from None
@@ -189,18 +185,10 @@ class QuestBackend(Backend):
             raise QuestError(f"QuEST: {reply['error']}\n{reply.get('traceback', '')}")
         return reply["value"]
 
-    def _read(self, size: int) -> bytes:
-        data = self.process.stdout.read(size)
-        if len(data) < size:
-            raise EOFError
-        return data
-
     def call(self, op: str, **fields):
         """One request/reply round trip with the QuEST process."""
-        data = pickle.dumps({"op": op, **fields}, protocol=_PROTOCOL)
         try:
-            self.process.stdin.write(_HEADER.pack(len(data)) + data)
-            self.process.stdin.flush()
+            pipes.write_message(self.process.stdin.fileno(), {"op": op, **fields})
         except BrokenPipeError:
             pass  # the reply read reports how it died
         return self._receive()

@@ -1,8 +1,8 @@
 """The QuEST side of the `quest` backend: run by the QuEST interpreter (.venv-quest), not by qbench's.
 
 pyquest 0.0.1 (QuEST v3) imports only with numpy < 2, which qbench's own environment (cirq) forbids,
-so QuEST lives in a process of its own. This script therefore imports nothing from qbench: only the
-standard library, numpy and pyquest.
+so QuEST lives in a process of its own. This script therefore imports only the standard library,
+numpy, pyquest and qbench.pipes (standard library only).
 
 Protocol (the adapter, `qbench.backends.quest_backend`, is the other end): on stdin/stdout,
 messages framed as an 8-byte big-endian length then a pickle (protocol 4) of plain Python data.
@@ -18,55 +18,14 @@ request {"op": ...} with {"ok": True, "value": ...} or {"ok": False, "error": ".
 from __future__ import annotations
 
 import os
-import pickle
-import struct
 import sys
 import traceback
+from pathlib import Path
 
-HEADER = struct.Struct("!Q")
-PROTOCOL = 4
-
-
-def write_message(fd: int, obj) -> None:
-    data = pickle.dumps(obj, protocol=PROTOCOL)
-    view = memoryview(HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def read_exact(fd: int, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_message(fd: int):
-    (size,) = HEADER.unpack(read_exact(fd, HEADER.size))
-    return pickle.loads(read_exact(fd, size))
-
-
-def peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> None:
-    try:  # 5 resets VmHWM (Linux >= 4.0), so the peak is this point's, not the process's
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+# This file runs as a script in the QuEST interpreter: qbench's stdlib-only pipe helpers are
+# imported from the checkout (or installed copy) it lives in, nothing else of qbench.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from qbench.pipes import peak_rss_mb, read_message, reset_peak_rss, write_message  # noqa: E402
 
 
 class Server:
