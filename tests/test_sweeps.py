@@ -100,3 +100,12 @@ def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
     result = run_qbench("--config-dir", str(PLUGIN_CONF), "-m", "backend=faulty,stim", "execution=quick", cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert {r["backend"]: r["status"] for r in sweep_records(workdir)} == {"faulty": "success", "stim": "success"}
+
+
+def test_joblib_chunks_keep_each_backend_on_few_workers():
+    from hydra_plugins.qbench_plugins.joblib_launcher import chunks_by_backend
+
+    jobs = [[f"backend={b}", f"n_qubits={n}"] for b in ("cirq", "stim") for n in (4, 6, 8)]
+    assert chunks_by_backend(jobs, workers=2) == [[0, 1, 2], [3, 4, 5]]  # one chunk per backend
+    assert chunks_by_backend(jobs[:3], workers=2) == [[0, 1], [2]]  # one backend: split for both workers
+    assert sorted(p for c in chunks_by_backend(jobs, workers=4) for p in c) == list(range(6))
