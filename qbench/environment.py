@@ -6,10 +6,12 @@ import importlib.metadata
 import os
 import platform
 import shutil
+import subprocess
 
 # Every simulator package qbench knows, recorded in every result whatever the backend.
 TRACKED_PACKAGES = ("qbench", "numpy", "hydra-core", "cirq-core", "qiskit", "qiskit-aer", "qsimcirq",
-                    "pennylane", "pennylane-lightning", "stim", "mlflow", "cuquantum-python", "custatevec-cu12")
+                    "pennylane", "pennylane-lightning", "stim", "mlflow", "cuquantum-python", "custatevec-cu12",
+                    "qiskit-aer-gpu", "pennylane-lightning-gpu", "cuquantum-python-cu12", "cupy-cuda12x")
 
 
 def package_version(name: str) -> str | None:
@@ -52,8 +54,29 @@ def available_memory_bytes() -> int:
     return available if available is not None else 0
 
 
+# What every GPU adapter's available() says on a machine without one (checked first, before any package).
+NO_CUDA_DEVICE = "no CUDA device (no /dev/nvidia0, nvidia-smi not found)"
+
+
 def gpu_available() -> bool:
     return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_memory_bytes() -> int | None:
+    """Memory of the smallest NVIDIA GPU here (nvidia-smi memory.total), None when unknown.
+
+    Total rather than free: GPU runs hold a machine-wide slot (runner.gpu_slot), and the memory pool a
+    reused worker keeps from its last run would otherwise count against the next point.
+    """
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return min(int(mib) for mib in out.split()) * 2**20
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
 
 
 @functools.lru_cache(maxsize=1)

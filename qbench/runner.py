@@ -70,6 +70,12 @@ def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> t
     if memory_limit_gb and estimate > memory_limit_gb * 2**30:
         return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}), "
                           f"over execution.memory_limit_gb={memory_limit_gb}")
+    gpu = environment.gpu_memory_bytes() if backend.device == "GPU" else None
+    if gpu:  # the state lives on the GPU, which gpu_slot gives to one run at a time
+        if estimate > gpu:
+            return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but the GPU "
+                              f"has {gpu / 2**30:.2f} GiB (nvidia-smi memory.total)")
+        return estimate, None
     available = environment.available_memory_bytes()
     per_worker = available // max(1, concurrency)
     if available and estimate > per_worker:

@@ -2,17 +2,22 @@
 
 With noise, the QNode runs on default.mixed, PennyLane's only device that simulates channels
 (lightning.qubit and default.qubit reject them): an exact density matrix, in double precision only.
+
+`backend.device=GPU` runs the QNode on lightning.gpu (pennylane-lightning-gpu, cuStateVec), the GPU
+twin of lightning.qubit; default.mixed has no GPU twin, so noisy points are CPU only.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from qbench import environment
 from qbench.backends.base import Backend, RunSpec
 from qbench.circuits import Circuit, Gate
 from qbench.noise import NOISELESS, Noise, placed
 
 DTYPES = {"single": np.complex64, "double": np.complex128}
 NOISE_DEVICE = "default.mixed"
+CPU_DEVICE, GPU_DEVICE = "lightning.qubit", "lightning.gpu"
 
 
 def apply_pennylane(circuit: Circuit, noise: Noise = NOISELESS) -> None:
@@ -42,12 +47,31 @@ def apply_pennylane(circuit: Circuit, noise: Noise = NOISELESS) -> None:
 
 class PennylaneBackend(Backend):
     modules = ("pennylane",)
-    packages = ("pennylane", "pennylane-lightning")
     noise_methods = ("density_matrix",)
 
     @property
+    def packages(self) -> tuple[str, ...]:
+        cpu = ("pennylane", "pennylane-lightning")
+        return (*cpu, "pennylane-lightning-gpu") if self.device == "GPU" else cpu
+
+    @property
     def device_name(self) -> str:
-        return self.options.get("device_name", "lightning.qubit")
+        return GPU_DEVICE if self.device == "GPU" else self.options.get("device_name", CPU_DEVICE)
+
+    def available(self) -> str | None:
+        if self.device != "GPU":
+            return super().available()
+        if not environment.gpu_available():
+            return environment.NO_CUDA_DEVICE
+        if environment.package_version("pennylane-lightning-gpu") is None:
+            return "pennylane-lightning-gpu is not installed (pip install 'qbench[gpu]')"
+        return None
+
+    def describe(self):
+        described = super().describe()
+        if self.device == "GPU":  # the record names the device that ran, not the configured CPU one
+            described["device_name"] = self.device_name
+        return described
 
     def _device(self, n_qubits: int, seed: int):
         import pennylane as qml
@@ -58,6 +82,12 @@ class PennylaneBackend(Backend):
         return qml.device(self.device_name, **kwargs)
 
     def supports(self, circuit, spec):
+        if self.device == "GPU":
+            configured = self.options.get("device_name", CPU_DEVICE)
+            if configured not in (CPU_DEVICE, GPU_DEVICE):
+                return f"{configured} has no GPU version: backend.device=GPU runs {GPU_DEVICE} (twin of {CPU_DEVICE})"
+            if Noise.of(spec).noisy:
+                return f"noise runs on {NOISE_DEVICE}, a CPU-only device: use backend.device=CPU for noisy points"
         if Noise.of(spec).noisy:
             # default.mixed is complex128 only: the memory guard, sized from this instance, counts 16 B.
             self.precision = "double"

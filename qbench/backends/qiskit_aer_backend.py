@@ -4,9 +4,19 @@ With noise, an Aer NoiseModel attaches the errors to the gate instructions. `bac
 decides how Aer simulates it: density_matrix is exact, statevector (and Aer's other per-shot
 methods) samples one noisy circuit per shot. qbench's default `statevector` is resolved by
 noise.method (auto: density_matrix while 2^n < shots, as Aer's own `automatic` would).
+
+`backend.device=GPU` runs the same AerSimulator with device="GPU", which needs Aer's CUDA build
+(the qiskit-aer-gpu distribution); its statevector uses cuStateVec unless `+backend.custatevec=false`.
 """
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
+from qbench import environment
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
 from qbench.circuits import GATES, Circuit
 from qbench.noise import Noise
@@ -15,6 +25,8 @@ from qbench.noise import Noise
 NOISE_METHODS = {"statevector": "trajectories", "density_matrix": "density_matrix",
                  "matrix_product_state": "trajectories", "stabilizer": "trajectories",
                  "extended_stabilizer": "trajectories"}
+# Aer methods with a GPU implementation (AerSimulator's own table; tensor_network is GPU only).
+GPU_METHODS = ("statevector", "density_matrix", "unitary", "tensor_network")
 
 
 def to_qiskit(circuit: Circuit, measure: bool):
@@ -62,10 +74,71 @@ def noise_model(noise: Noise):
     return model
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_unavailable() -> str | None:
+    """Why Aer cannot run on a GPU here, or None. Imports nothing, so `qbench backends`/`plan` stay cheap."""
+    if not environment.gpu_available():
+        return environment.NO_CUDA_DEVICE
+    version = environment.package_version("qiskit-aer-gpu")
+    if version is None:
+        return "qiskit-aer-gpu is not installed (pip install 'qbench[gpu]')"
+    if not gpu_build_on_disk():
+        return ("qiskit-aer-gpu is installed but the qiskit_aer on disk is not its CUDA build (qiskit-aer and "
+                "qiskit-aer-gpu share those files; the last one installed wins): "
+                f"pip install --force-reinstall --no-deps qiskit-aer-gpu=={version}")
+    return None
+
+
+def gpu_build_on_disk() -> bool:
+    """Whether Aer's compiled simulator on disk is qiskit-aer-gpu's: its hash in that distribution's RECORD.
+
+    What AerSimulator().available_devices() would say (it reports the build, not the hardware),
+    without importing qiskit_aer.
+    """
+    for path in importlib.metadata.distribution("qiskit-aer-gpu").files or ():
+        if path.name.startswith("controller_wrappers") and path.hash:
+            located = Path(path.locate())
+            if not located.exists():  # `pip uninstall qiskit-aer` removes the files both share
+                return False
+            digest = base64.urlsafe_b64encode(hashlib.sha256(located.read_bytes()).digest()).rstrip(b"=").decode()
+            return digest == path.hash.value
+    return False
+
+
 class QiskitAerBackend(Backend):
     modules = ("qiskit_aer", "qiskit")
-    packages = ("qiskit-aer", "qiskit")
     noise_methods = ("density_matrix", "trajectories")
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return ("qiskit-aer-gpu", "qiskit-aer", "qiskit") if self.device == "GPU" else ("qiskit-aer", "qiskit")
+
+    def available(self) -> str | None:
+        return gpu_unavailable() if self.device == "GPU" else super().available()
+
+    def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
+        if self.device == "GPU":
+            method = self.aer_method(circuit.n_qubits, spec)
+            if method not in GPU_METHODS:
+                return f"Aer runs method {method} on the CPU only (on the GPU: {', '.join(GPU_METHODS)})"
+        return super().supports(circuit, spec)
+
+    def describe(self) -> dict:
+        described = super().describe()
+        if self.device == "GPU":
+            described["custatevec"] = self.custatevec
+        return described
+
+    @property
+    def custatevec(self) -> bool:
+        return bool(self.options.get("custatevec", True))
+
+    def aer_options(self) -> dict:
+        """backend.* options that are Aer's own, plus cuStateVec on the GPU (Aer's default leaves it off)."""
+        options = {k: v for k, v in self.options.items() if k != "custatevec"}
+        if self.device == "GPU":
+            options["cuStateVec_enable"] = self.custatevec
+        return options
 
     def aer_method(self, n_qubits: int, spec: RunSpec) -> str:
         """The Aer method of this point: backend.method, with qbench's statevector default resolved for noise."""
@@ -89,7 +162,7 @@ class QiskitAerBackend(Backend):
         noisy = {"noise_model": noise} if noise else {}
         return AerSimulator(method=method, device=self.device, precision=self.precision,
                             max_parallel_threads=self.threads or spec.threads,
-                            seed_simulator=spec.seed, **noisy, **self.options)
+                            seed_simulator=spec.seed, **noisy, **self.aer_options())
 
     def prepare(self, circuit: Circuit, spec: RunSpec):
         noise = Noise.of(spec)
