@@ -65,8 +65,8 @@ class Backend:
         for module in self.modules:
             if importlib.util.find_spec(module) is None:
                 return f"Python module '{module}' is not installed"
-        if self.device == "GPU":
-            return "no CUDA device: the CPU build of this library has no GPU support here"
+        if self.device == "GPU":  # adapters with a GPU path override this
+            return f"{self.name} has no GPU support in qbench (allowed: backend.device=CPU)"
         return None
 
     def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
