@@ -6,6 +6,8 @@ that bad input costs one line and exit code 2, before anything runs or is writte
 """
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 
 EXIT_BAD_INPUT = 2
@@ -30,11 +32,10 @@ def print_help() -> None:
     print("Benchmark quantum circuit simulators. Without a subcommand, qbench is the Hydra app:")
     print("  qbench -m backend=cirq,stim n_qubits=4,8        sweep (see `qbench --hydra-help`)")
     print("  qbench --cfg job backend=qsim                   show the composed config\n")
-    if SUBCOMMANDS:
-        print("subcommands:")
-        for name, (_, summary) in SUBCOMMANDS.items():
-            print(f"  {name:<14} {summary}")
-        print()
+    print("subcommands:")
+    for name, (_, summary) in SUBCOMMANDS.items():
+        print(f"  {name:<14} {summary}")
+    print()
     print("Hydra's own help (config groups and options) follows.\n")
 
 
@@ -69,8 +70,6 @@ def run_hydra(argv: list[str]) -> int:
         points, problem = preflight(args)
         if problem:
             return error(problem)
-        import os
-
         os.environ[SWEEP_SIZE_ENV] = str(len(points))
     elif args.help:
         print_help()
@@ -85,8 +84,6 @@ def run_hydra(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
-        import importlib
-
         target, _ = SUBCOMMANDS[argv[0]]
         module, _, function = target.partition(":")
         return getattr(importlib.import_module(module), function)(argv[1:])

@@ -103,7 +103,7 @@ def verify(backend: Backend, prepared: Any, circuit, histogram: dict, spec, max_
         ideal = reference.analytic_distribution(circuit)
     if ideal is None:
         result["fidelity_method"] = (f"not verified: {circuit.n_qubits} qubits > verify_max_qubits={max_qubits} "
-                                     f"and '{circuit.family}' has no closed-form distribution")
+                                     f"and '{circuit.family}' has no sparse closed-form distribution to check shots against")
         return result
     if noise.noisy:
         return _verify_noisy(circuit, noise, histogram, ideal, spec.shots, max_qubits)
