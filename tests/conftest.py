@@ -42,3 +42,14 @@ def sweep_records(cwd: Path) -> list[dict]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def assert_matches_reference(outcome: dict, n_qubits: int, shots: int) -> None:
+    """A measured run agrees with its exact reference: state fidelity, and a histogram in the
+    canonical bit order within shot noise of the exact distribution."""
+    v = outcome["verification"]
+    assert v["fidelity_method"] == "statevector"
+    assert v["fidelity"] >= 1 - 1e-6, v
+    assert sum(outcome["histogram"].values()) == shots
+    assert all(len(bits) == n_qubits for bits in outcome["histogram"])
+    assert v["tvd"] <= v["tvd_bound"], v

@@ -4,7 +4,7 @@ import pytest
 from qbench import circuits
 from qbench.backends.base import RunSpec
 from qbench.measure import instantiate_backend, measure
-from tests.conftest import compose_point
+from tests.conftest import assert_matches_reference, compose_point
 
 BACKENDS = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
 SHOTS = 4000
@@ -38,13 +38,7 @@ def test_backend_matches_exact_reference(backend, family, n):
         return
     assert reason is None
     outcome = run(backend, circuit)
-    v = outcome["verification"]
-    assert v["fidelity_method"] == "statevector"
-    assert v["fidelity"] >= 1 - 1e-6, v
-    # The sampled histogram, in the canonical bit order, is within shot noise of the exact distribution.
-    assert sum(outcome["histogram"].values()) == SHOTS
-    assert all(len(bits) == n for bits in outcome["histogram"])
-    assert v["tvd"] <= v["tvd_bound"], v
+    assert_matches_reference(outcome, n, SHOTS)
     assert len(outcome["execution_times_seconds"]) == 2
     assert outcome["convert_seconds"] >= 0 and outcome["dry_run_seconds"] > 0
 

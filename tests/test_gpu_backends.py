@@ -19,7 +19,7 @@ from qbench.backends import qiskit_aer_backend
 from qbench.backends.base import RunSpec
 from qbench.measure import instantiate_backend, measure
 from qbench.runner import memory_check, run_point
-from tests.conftest import compose_point, run_qbench, sweep_records
+from tests.conftest import assert_matches_reference, compose_point, run_qbench, sweep_records
 
 SHOTS = 4000
 # variant -> overrides composing it; every shipped backend with a GPU path.
@@ -207,12 +207,7 @@ def test_gpu_backend_matches_exact_reference(variant, family, n):
     circuit = circuits.build(family, n, depth=6, seed=n + 100)
     assert adapter.supports(circuit, RunSpec(SHOTS, 5, 1)) is None
     outcome = run(backend_config(*GPU_VARIANTS[variant]), circuit)
-    v = outcome["verification"]
-    assert v["fidelity_method"] == "statevector"
-    assert v["fidelity"] >= 1 - 1e-6, v
-    assert sum(outcome["histogram"].values()) == SHOTS
-    assert all(len(bits) == n for bits in outcome["histogram"])
-    assert v["tvd"] <= v["tvd_bound"], v
+    assert_matches_reference(outcome, n, SHOTS)
     assert len(outcome["execution_times_seconds"]) == 2
     assert outcome["backend_details"]["device"] == "GPU"
 
