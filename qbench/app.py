@@ -10,9 +10,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from qbench import progress, tracking
-from qbench.runner import finished_record, run_point
-
 log = logging.getLogger("qbench")
 
 
@@ -30,6 +27,11 @@ def benchmark_dir(hydra_cfg) -> Path:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def task(cfg: DictConfig) -> str:
+    # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
+    # run machinery are only needed once a point runs).
+    from qbench import progress, tracking
+    from qbench.runner import finished_record, run_point
+
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     sweep_dir = benchmark_dir(hydra_cfg) if hydra_cfg.mode == RunMode.MULTIRUN else None

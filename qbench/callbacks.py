@@ -7,7 +7,9 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from qbench import bandwidth, progress, records, tracking
+# bandwidth, tracking and summarize need NumPy/MLflow/matplotlib: imported in the hooks, because
+# Hydra builds its callbacks even for `--help`.
+from qbench import progress, records
 
 log = logging.getLogger("qbench")
 
@@ -25,11 +27,15 @@ class QbenchCallback(Callback):
         self._finish(Path(config.hydra.runtime.output_dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from qbench import bandwidth, tracking
+
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
         tracking.start_sweep(config.tracking, sweep_dir, sweep_dir.name)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from qbench import tracking
+
         self._finish(Path(config.hydra.sweep.dir))
         try:  # the records are already safe on disk: a broken report must not fail the sweep
             from qbench import summarize

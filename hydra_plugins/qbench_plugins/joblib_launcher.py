@@ -18,7 +18,6 @@ from typing import Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
-from hydra_plugins.hydra_joblib_launcher._core import execute_job, process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
 log = logging.getLogger(__name__)
@@ -42,12 +41,16 @@ def chunks_by_backend(job_overrides: Sequence[Sequence[str]], workers: int) -> l
 
 
 def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config, task_function, singleton_state):
+    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+
     return [execute_job(idx, overrides, hydra_context, config, task_function, singleton_state)
             for idx, overrides in jobs]
 
 
 class QbenchJoblibLauncher(JoblibLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        # Imported here, not at the top: Hydra imports every hydra_plugins module at start-up.
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
         from joblib import Parallel, delayed
 
         setup_globals()
