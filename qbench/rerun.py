@@ -20,14 +20,12 @@ EXIT_BAD_INPUT = 2
 
 
 def resolve_sweep_dir(arg: str | None) -> Path:
-    """SWEEP_DIR, or `latest` (the default) = outputs/latest, else the newest outputs/bench_*."""
-    if arg and arg != "latest":
+    """SWEEP_DIR, or `latest` (the default): the newest sweep under outputs/."""
+    from qbench.summarize import LATEST, latest_sweep
+
+    if arg and arg != LATEST:
         return Path(arg)
-    latest = Path("outputs") / "latest"
-    if latest.exists():
-        return latest.resolve()
-    sweeps = sorted(Path("outputs").glob("bench_*"))
-    return sweeps[-1] if sweeps else latest
+    return latest_sweep().resolve()
 
 
 def _job_overrides(point_dir: Path) -> list[str] | None:

@@ -201,9 +201,10 @@ def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) ->
     return record
 
 
-def point_run_id(plain: dict) -> str:
+def point_run_id(plain: dict, backend=None) -> str:
     """The stable id of a point: its record config and its backend's package versions."""
-    return records.run_id(point_config(plain), instantiate_backend(plain["backend"]).versions())
+    backend = backend or instantiate_backend(plain["backend"])
+    return records.run_id(point_config(plain), backend.versions())
 
 
 def finished_record(cfg, output_dir: Path) -> dict | None:
@@ -224,7 +225,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     check_point(cfg if not isinstance(cfg, dict) else OmegaConf.create(cfg))
     backend = instantiate_backend(plain["backend"])
     threads = backend.threads or threads_for(plain, concurrency)
-    record["run_id"] = point_run_id(plain)
+    record["run_id"] = point_run_id(plain, backend)
     record["environment"] = {**environment.machine(), "threads": threads, "concurrent_workers": concurrency}
 
     build_start = time.perf_counter()

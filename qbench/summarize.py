@@ -376,6 +376,12 @@ def update_latest(outputs: Path) -> Path | None:
     return link
 
 
+def latest_sweep(outputs: Path = Path("outputs")) -> Path:
+    """outputs/latest, re-pointed first: a killed sweep never reached the callback that moves it."""
+    update_latest(outputs)
+    return Path(outputs) / LATEST
+
+
 def summarize(sweep_dir: Path) -> tuple[Summary, list[Path]]:
     summary = analyse(load(sweep_dir))
     written = write(summary)
@@ -421,8 +427,7 @@ def main(argv: list[str]) -> int:
     directory = Path(args.sweep_dir)
     if args.sweep_dir == LATEST:
         # Re-pointed first: a killed sweep never reached the callback that moves the link.
-        update_latest(Path("outputs"))
-        directory = Path("outputs", LATEST)
+        directory = latest_sweep()
     if not directory.is_dir():
         if args.sweep_dir == LATEST:
             return error(f"{directory} does not exist: no outputs/{SWEEP_PREFIX}* sweep here; name a sweep directory")

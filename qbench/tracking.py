@@ -10,7 +10,6 @@ result.json on disk stays the source of truth.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -25,19 +24,25 @@ POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's chi
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
 
 
+SQLITE = "sqlite:///"
+
+
 def resolve_uri(uri: str) -> str:
     """Make a relative sqlite path absolute, so jobs in other working directories share the store."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        path = Path(uri[len(prefix):]).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return prefix + str(path)
+    if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/"):
+        return SQLITE + str(Path(uri[len(SQLITE):]).resolve())
     return uri
+
+
+def _make_store_folder(uri: str) -> None:
+    if uri.startswith(SQLITE):  # MLflow creates the database file, not its folder
+        Path(uri[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _client(uri: str):
     from mlflow.tracking import MlflowClient
 
+    _make_store_folder(uri)
     return MlflowClient(tracking_uri=uri)
 
 
@@ -238,9 +243,10 @@ def export_sweep(uri: str, experiment: str, outputs: Path, parent_run_id: str | 
 
 def close_stale(uri: str, experiment: str) -> int:
     """For `qbench summarize`: mark runs of dead sweeps KILLED (creates no store where there is none)."""
-    if uri.startswith("sqlite:///") and not Path(resolve_uri(uri)[len("sqlite:///"):]).exists():
+    uri = resolve_uri(uri)
+    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
         return 0
-    client = _client(resolve_uri(uri))
+    client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     return close_stale_runs(client, found.experiment_id) if found else 0
 
@@ -248,6 +254,7 @@ def close_stale(uri: str, experiment: str) -> int:
 def ui(argv: list[str]) -> int:
     """`qbench ui [URI]`: the MLflow UI on this machine's store (127.0.0.1 only)."""
     uri = resolve_uri(argv[0] if argv else "sqlite:///mlruns/mlflow.db")
+    _make_store_folder(uri)
     command = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
     print(" ".join(command), flush=True)
     os.execvp(command[0], command)

@@ -1,8 +1,7 @@
 """Runs that cannot hurt the sweep: real faults in a test-only backend (tests/plugins)."""
 import time
 
-from qbench import circuits, worker
-from qbench.backends.base import RunSpec
+from qbench import worker
 from qbench.runner import run_point
 from tests.conftest import compose_point, run_qbench, sweep_records
 
