@@ -26,9 +26,14 @@ def instantiate_backend(config: dict) -> Backend:
     return getattr(importlib.import_module(module_name), class_name)(**options)
 
 
+def backend_key(config: dict) -> str:
+    """Equal for equal backend configs: the unit a worker loads and serves."""
+    return repr(sorted(config.items()))
+
+
 def load_backend(config: dict) -> tuple[Backend, float]:
     """The loaded adapter for this config and the seconds its import took (0 when reused)."""
-    key = repr(sorted(config.items()))
+    key = backend_key(config)
     if key in _LOADED:
         return _LOADED[key], 0.0
     backend = instantiate_backend(config)

@@ -18,6 +18,7 @@ import time
 import traceback
 
 from qbench import pipes
+from qbench.measure import backend_key
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
@@ -90,7 +91,7 @@ _POOL: dict[tuple, Worker] = {}
 
 def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
     """Execute `qbench.measure.measure(request)` in a pooled worker with a hard timeout."""
-    key = (repr(sorted(request["backend"].items())), threads, memory_limit_gb)
+    key = (backend_key(request["backend"]), threads, memory_limit_gb)
     worker = _POOL.get(key)
     if worker is None or not worker.alive():
         worker = _POOL[key] = Worker(threads, memory_limit_gb)
