@@ -40,7 +40,7 @@ def task(cfg: DictConfig) -> str:
         log.info("kept the earlier %s result in %s", record["status"], output_dir)
     else:
         record = run_point(cfg, output_dir, benchmark_dir(hydra_cfg).name, concurrency_of(hydra_cfg))
-    if not tracking.is_logged(output_dir, record):  # also a kept point whose sweep died before logging it
-        tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, sweep_dir)
+    if sweep_dir is None and not tracking.is_logged(output_dir, record):  # a sweep's points: its SweepTracker
+        tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, None)
     progress.point_finished(record, benchmark_dir(hydra_cfg))
     return record["status"]

@@ -15,6 +15,9 @@ log = logging.getLogger("qbench")
 
 # Read by the CLI after Hydra returns: any error/timeout makes the process exit non-zero.
 outcome = {"failed": 0}
+# The sweep's MLflow writer (qbench.tracking.SweepTracker) in the launching process. Not an attribute:
+# Hydra pickles its callbacks into joblib workers, and a thread cannot be pickled.
+_trackers: dict[str, object] = {}
 
 
 class QbenchCallback(Callback):
@@ -31,7 +34,7 @@ class QbenchCallback(Callback):
 
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
-        tracking.start_sweep(config.tracking, sweep_dir, sweep_dir.name)
+        _trackers[str(sweep_dir)] = tracking.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from qbench import tracking
@@ -43,4 +46,7 @@ class QbenchCallback(Callback):
             summarize.after_multirun(Path(config.hydra.sweep.dir))
         except Exception:  # noqa: BLE001
             log.exception("could not summarize %s", config.hydra.sweep.dir)
+        tracker = _trackers.pop(str(config.hydra.sweep.dir), None)
+        if tracker is not None:
+            tracker.finish()  # every point logged before the parent run ends
         tracking.end_sweep(Path(config.hydra.sweep.dir), outcome["failed"])

@@ -71,6 +71,9 @@ def run_hydra(argv: list[str]) -> int:
         if problem:
             return error(problem)
         os.environ[SWEEP_SIZE_ENV] = str(len(points))
+        from qbench import sweep
+
+        sweep.preflight_checked = True  # Hydra's sweeper need not compose every job again
     elif args.help:
         print_help()
 

@@ -55,7 +55,8 @@ def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
         elif record.get("status") in records.FAILED_STATUSES:
             todo.append({"overrides": overrides, "subdir": point_dir.name, "why": record["status"]})
         elif multirun_cfg.tracking.enabled and not tracking.is_logged(point_dir, record):
-            # finished, but the sweep died before its MLflow run was logged: the job only logs it
+            # finished, but the sweep died before logging it: relaunched, the job keeps its record and the
+            # relaunch's SweepTracker logs it
             todo.append({"overrides": overrides, "subdir": point_dir.name, "why": "not yet in MLflow"})
         done[tuple(sorted(overrides))] = point_dir
     # Points the killed sweep never started: expand its command again, as Hydra did.

@@ -5,12 +5,10 @@ runs) and by `qbench plan`.
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
 from dataclasses import dataclass
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
@@ -20,9 +18,12 @@ from hydra.core.config_search_path import SearchPathQuery
 from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+
+from qbench.compose import COMPOSE_ERRORS, SweepComposer
 
 CONFIG_MODULE = "pkg://qbench.conf"
+# Set by the CLI once its pre-flight has composed and validated every point of the command.
+preflight_checked = False
 
 
 @dataclass
@@ -57,40 +58,14 @@ def expand(overrides: list[str], multirun: bool, config_dir: str | None = None,
         base = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
         parser = OverridesParser.create(config_loader=hydra.config_loader)
         parsed = parser.parse_overrides(list(overrides))
-        hydra_overrides = [o.input_line for o in parsed if o.is_hydra_override()]
         task_overrides = [o.input_line for o in parsed if not o.is_hydra_override()]
         params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
         batches = BasicSweeper.split_arguments(parser.parse_overrides(params + task_overrides), None)
         jobs = [job for batch in batches for job in batch]
-        return _compose_jobs(hydra, parser, config_name, hydra_overrides, jobs)
+        composer = SweepComposer(hydra.config_loader)
+        return [Point(job, composer.load_sweep_config(base, job)) for job in jobs]
     finally:
         GlobalHydra.instance().clear()
-
-
-def _compose_jobs(hydra: Hydra, parser, config_name: str, hydra_overrides: list[str], jobs) -> list[Point]:
-    """Compose every job, once per distinct set of group choices (a full compose costs ~50 ms).
-
-    Value overrides are then applied the way Hydra applies them after composition, so the
-    result is the config Hydra would compose; anything unusual falls back to a full compose.
-    """
-    repo = hydra.config_loader.repository
-    composed: dict[tuple, DictConfig] = {}
-    points = []
-    for job in jobs:
-        parsed = parser.parse_overrides(job)
-        # Hydra's own split (defaults_list.Overrides): a group choice, or a config override.
-        is_choice = [not isinstance(o.value(), dict) and repo.group_exists(o.key_or_group) for o in parsed]
-        choices = tuple(o.input_line for o, choice in zip(parsed, is_choice) if choice)
-        if choices not in composed:
-            composed[choices] = hydra.compose_config(config_name, hydra_overrides + list(choices),
-                                                     run_mode=RunMode.RUN)
-        cfg = copy.deepcopy(composed[choices])
-        try:
-            ConfigLoaderImpl._apply_overrides_to_config([o for o, c in zip(parsed, is_choice) if not c], cfg)
-        except COMPOSE_ERRORS:
-            cfg = hydra.compose_config(config_name, hydra_overrides + job, run_mode=RunMode.RUN)
-        points.append(Point(job, cfg))
-    return points
 
 
 _MISSING = re.compile(r"Could not find '([^/']+)/([^']+)'")
@@ -106,5 +81,4 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
 

@@ -41,10 +41,26 @@ def chunks_by_backend(job_overrides: Sequence[Sequence[str]], workers: int) -> l
 
 
 def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config, task_function, singleton_state):
-    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+    """hydra_joblib_launcher's execute_job for each job of a chunk, composing through one SweepComposer."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import run_job
+    from omegaconf import open_dict
 
-    return [execute_job(idx, overrides, hydra_context, config, task_function, singleton_state)
-            for idx, overrides in jobs]
+    from qbench.compose import SweepComposer
+
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    composer = SweepComposer(hydra_context.config_loader)
+    returns = []
+    for idx, overrides in jobs:
+        sweep_config = composer.load_sweep_config(config, overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+            sweep_config.hydra.job.num = idx
+        HydraConfig.instance().set_config(sweep_config)
+        returns.append(run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
+                               job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir"))
+    return returns
 
 
 class QbenchJoblibLauncher(JoblibLauncher):

@@ -90,8 +90,8 @@ class QbenchSubmititMixin:
         return self._collect(jobs, configs, launched_at)
 
     def _collect(self, jobs, configs, launched_at: str) -> list[JobReturn]:
-        from qbench import records, tracking
-        from qbench.runner import record_lost_job, task_config
+        from qbench import records
+        from qbench.runner import record_lost_job
 
         returns = []
         for job, cfg in zip(jobs, configs):
@@ -111,8 +111,6 @@ class QbenchSubmititMixin:
                 message = f"{self._EXECUTOR} job {job.job_id} ended {state} before writing a result: {first_line}"
                 record = record_lost_job(cfg, output_dir, sweep_dir.name, status, f"Job{state.title()}", message)
             log.error("%s job %s ended %s: %s", self._EXECUTOR, job.job_id, state, record["reason"])
-            if not tracking.is_logged(output_dir, record):
-                tracking.log_point(cfg.tracking, task_config(cfg), record, output_dir, sweep_dir)
             returns.append(JobReturn(overrides=list(cfg.hydra.overrides.task), cfg=cfg, working_dir=str(output_dir),
                                      task_name="qbench", status=JobStatus.COMPLETED,
                                      _return_value=record["status"]))
