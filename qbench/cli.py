@@ -74,6 +74,10 @@ def run_hydra(argv: list[str]) -> int:
         from qbench import sweep
 
         sweep.preflight_checked = True  # Hydra's sweeper need not compose every job again
+        if args.multirun and len(points) > 1:
+            from qbench import zygote
+
+            zygote.start_for_sweep(points)  # imports the sweep's simulators while Hydra starts
     elif args.help:
         print_help()
 
@@ -81,6 +85,9 @@ def run_hydra(argv: list[str]) -> int:
 
     sys.argv = [sys.argv[0], *argv]
     app.task()
+    from qbench import zygote
+
+    zygote.stop()
     return 1 if callbacks.outcome["failed"] else 0
 
 

@@ -46,7 +46,39 @@ def _describe_exit(code: int) -> str:
 
 
 class Worker:
-    """One child process serving runs of one backend configuration."""
+    """One child process serving runs of one backend configuration, over `requests`/`replies` fds."""
+
+    requests: int
+    replies: int
+    loaded = False
+    import_seconds = 0.0  # spent loading the library before this worker existed (a zygote's import)
+
+    def call(self, message: dict, timeout: float):
+        try:
+            pipes.write_message(self.requests, message)
+            reply = pipes.read_message(self.replies, time.monotonic() + timeout)
+        except TimeoutError:
+            self.kill()
+            raise WorkerFailure("timeout", "Timeout", f"run exceeded timeout_per_run={timeout:g}s; worker killed")
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            raise WorkerFailure("error", "WorkerCrash", _describe_exit(self.wait()))
+        if not reply["ok"]:
+            raise WorkerFailure("error", reply["type"], reply["message"], reply["traceback"])
+        return reply["value"]
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def wait(self) -> int:
+        """The exit code (negative: the signal) once the process has ended."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+
+class SpawnedWorker(Worker):
+    """`python -m qbench.worker`, talking over its stdin/stdout; it imports the library itself."""
 
     def __init__(self, threads: int, memory_limit_gb: float | None):
         env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
@@ -60,29 +92,60 @@ class Worker:
             [sys.executable, "-m", "qbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env=env, preexec_fn=cap_memory, close_fds=True,
         )
-        self.loaded = False
-
-    def call(self, message: dict, timeout: float):
-        try:
-            pipes.write_message(self.process.stdin.fileno(), message)
-            reply = pipes.read_message(self.process.stdout.fileno(), time.monotonic() + timeout)
-        except TimeoutError:
-            self.kill()
-            raise WorkerFailure("timeout", "Timeout", f"run exceeded timeout_per_run={timeout:g}s; worker killed")
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            code = self.process.wait()
-            raise WorkerFailure("error", "WorkerCrash", _describe_exit(code))
-        if not reply["ok"]:
-            raise WorkerFailure("error", reply["type"], reply["message"], reply["traceback"])
-        return reply["value"]
+        self.requests, self.replies = self.process.stdin.fileno(), self.process.stdout.fileno()
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def wait(self) -> int:
+        return self.process.wait()
 
     def kill(self) -> None:
         if self.alive():
             self.process.kill()
         self.process.wait()
+
+
+class ForkedWorker(Worker):
+    """A worker forked by the sweep's zygote (qbench.zygote), already loaded, talking over a socket.
+
+    It is the zygote's child, not ours: the zygote reaps it and sends its exit code on `control`.
+    """
+
+    def __init__(self, pid: int, channel, control, import_seconds: float):
+        self.pid, self.channel, self.control, self.import_seconds = pid, channel, control, import_seconds
+        self.requests = self.replies = channel.fileno()
+        self.exit_code: int | None = None
+
+    def _exit_report(self, timeout: float | None) -> int | None:
+        if self.exit_code is None:
+            self.control.settimeout(timeout)
+            try:
+                data = self.control.recv(4096)
+            except (BlockingIOError, TimeoutError):
+                return None
+            except OSError:
+                data = b""
+            import pickle
+
+            self.exit_code = pickle.loads(data)["exit"] if data else -signal.SIGKILL  # zygote gone: assume killed
+        return self.exit_code
+
+    def alive(self) -> bool:
+        return self._exit_report(0) is None
+
+    def wait(self) -> int:
+        return self._exit_report(None)
+
+    def kill(self) -> None:
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.wait()
+        self.channel.close()
+        self.control.close()
 
 
 # Workers of this process (a Hydra job process or a joblib/loky worker), reused across jobs.
@@ -94,11 +157,15 @@ def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: f
     key = (backend_key(request["backend"]), threads, memory_limit_gb)
     worker = _POOL.get(key)
     if worker is None or not worker.alive():
-        worker = _POOL[key] = Worker(threads, memory_limit_gb)
+        from qbench import zygote
+
+        worker = _POOL[key] = (zygote.fork_worker(request["backend"], threads, memory_limit_gb)
+                               or SpawnedWorker(threads, memory_limit_gb))
     try:
         import_seconds = 0.0
         if not worker.loaded:
-            import_seconds = worker.call({"op": "load", "backend": request["backend"]}, LOAD_TIMEOUT_SECONDS)
+            import_seconds = worker.import_seconds + worker.call({"op": "load", "backend": request["backend"]},
+                                                                 LOAD_TIMEOUT_SECONDS)
             worker.loaded = True
         outcome = worker.call({"op": "measure", "request": request}, timeout)
         outcome["import_seconds"] += import_seconds
@@ -116,9 +183,13 @@ def shutdown_pool() -> None:
     _POOL.clear()
 
 
-def serve() -> None:
-    """Worker main loop: answer requests until the parent closes the pipe."""
-    requests, replies = os.dup(0), os.dup(1)
+def serve(requests: int | None = None, replies: int | None = None) -> None:
+    """Worker main loop: answer requests until the parent closes its end.
+
+    Spawned: over this process's stdin/stdout. Forked by a zygote: over the given socket fds.
+    """
+    requests = os.dup(0) if requests is None else requests
+    replies = os.dup(1) if replies is None else replies
     # Library chatter must never corrupt the protocol channel: stdout goes to stderr.
     os.dup2(2, 1)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
@@ -127,7 +198,7 @@ def serve() -> None:
     while True:
         try:
             message = pipes.read_message(requests)
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             return
         try:
             if message["op"] == "load":
