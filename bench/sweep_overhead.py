@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,12 @@ def timed(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedPro
     return time.perf_counter() - start, done
 
 
+def children_cpu_seconds() -> float:
+    """CPU seconds (user + system) of every finished child process so far, their children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from qbench import environment
@@ -40,11 +47,19 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        cpu = children_cpu_seconds()
         plain_wall, plain = timed([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out",
                                    str(tmp / "plain.json")], ROOT)
         assert plain.returncode == 0, plain.stderr
+        plain_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
         qbench_wall, run = timed([sys.executable, "-m", "qbench", *SWEEP], tmp)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        qbench_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
+        # The same sweep without MLflow, into another folder: what tracking itself costs.
+        untracked_wall, untracked = timed([sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false",
+                                           "hydra.sweep.dir=untracked"], tmp)
+        assert untracked.returncode == 0, untracked.stdout[-3000:] + untracked.stderr[-3000:]
+        untracked_cpu = children_cpu_seconds() - cpu
         baseline = {(r["backend"], r["n_qubits"]): r for r in json.loads((tmp / "plain.json").read_text())["rows"]}
         records = [json.loads(p.read_text()) for p in tmp.glob("outputs/bench_*/*/result.json")]
 
@@ -69,11 +84,16 @@ def main() -> int:
         "command": "python -m qbench " + " ".join(SWEEP),
         "plain_loop_wall_seconds": plain_wall, "qbench_wall_seconds": qbench_wall,
         "wall_ratio_qbench_over_plain": qbench_wall / plain_wall,
+        "plain_loop_cpu_seconds": plain_cpu, "qbench_cpu_seconds": qbench_cpu,
+        "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": untracked_cpu,
+        "wall_ratio_without_mlflow": untracked_wall / plain_wall,
         "run_overhead_median_seconds": statistics.median(overheads),
         "timing_points_checked": len(checked), "timing_points_outside_10_percent": outside, "points": points,
     }
     (out / "sweep_overhead.json").write_text(json.dumps(result, indent=2))
-    print(f"plain loop {plain_wall:.1f} s, qbench {qbench_wall:.1f} s, ratio {qbench_wall / plain_wall:.2f}; "
+    print(f"plain loop {plain_wall:.1f} s ({plain_cpu:.1f} CPU s), qbench {qbench_wall:.1f} s ({qbench_cpu:.1f} CPU s), "
+          f"ratio {qbench_wall / plain_wall:.2f}; without MLflow {untracked_wall:.1f} s ({untracked_cpu:.1f} CPU s), "
+          f"ratio {untracked_wall / plain_wall:.2f}; "
           f"per-run overhead median {1e3 * statistics.median(overheads):.1f} ms; "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
     for p in outside:

@@ -255,7 +255,7 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
 def _lower_this_threads_priority() -> None:
     """Logging must not take CPU from timed runs on a busy machine (Linux nice is per thread)."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
         pass
 

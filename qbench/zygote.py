@@ -150,9 +150,15 @@ class Zygote:
     def serve(self, preload: list[dict]) -> None:
         from qbench import measure
 
-        queue = list(preload)
+        # Every import before the first fork: an import running beside a forked worker's timed runs
+        # would take CPU from them. Requests wait in the listen queue meanwhile.
+        for config in preload:
+            try:
+                self.load(config, measure)
+            except Exception:  # noqa: BLE001 - reported by the worker that runs it, not here
+                pass
         while True:
-            ready = select.select([self.listener, 0, self.wakeup_read], [], [], 0 if queue else None)[0]
+            ready = select.select([self.listener, 0, self.wakeup_read], [], [])[0]
             if self.wakeup_read in ready:
                 os.read(self.wakeup_read, 4096)
             self.reap()
@@ -160,11 +166,6 @@ class Zygote:
                 return  # the launching process is done (or gone)
             if self.listener in ready:
                 self.fork_for(self.listener.accept()[0])
-            elif queue:
-                try:
-                    self.load(queue.pop(0), measure)
-                except Exception:  # noqa: BLE001 - reported by the worker that runs it, not here
-                    pass
 
     def load(self, config: dict, measure) -> float:
         _, seconds = measure.load_backend(config)
@@ -237,6 +238,7 @@ def main() -> None:
     os.write(1, READY)
     os.dup2(2, 1)  # from here on stdout is the terminal's stderr, like a worker's
     zygote.serve(pipes.read_message(0))
+    os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 
 if __name__ == "__main__":
