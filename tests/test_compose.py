@@ -1,5 +1,6 @@
 """qbench.compose.SweepComposer composes exactly what Hydra's own load_sweep_config composes."""
 import pytest
+from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
@@ -23,6 +24,7 @@ def hydra_and_master():
     master = hydra.compose_config("config", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
                                   run_mode=RunMode.MULTIRUN)
     yield hydra, master
+    GlobalHydra.instance().clear()  # later tests initialize Hydra themselves
 
 
 def test_composer_equals_hydra_for_every_kind_of_override(hydra_and_master):
