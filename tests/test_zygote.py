@@ -25,6 +25,8 @@ def request(config: dict, n_qubits: int = 4) -> dict:
 
 @pytest.fixture
 def zygote_with():
+    worker.shutdown_pool()  # workers earlier in-process tests left in this process's pool
+
     def start(configs, threads=1):
         zygote.start(configs, threads)
         return zygote._started
