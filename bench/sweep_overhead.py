@@ -3,9 +3,11 @@
 1. runs bench/plain_loop.py (one process, no qbench) and times it from the shell's view;
 2. runs the same 45-point GHZ sweep through qbench, as a user would: joblib launcher with
    2 workers, MLflow on, 1 warm-up, 3 timed repetitions, 1000 shots;
-3. compares wall times, the per-run fixed overhead (a run's wall time minus its timed work),
-   and, for every point taking at least 10 ms, qbench's execution_time_seconds against the
-   plain loop's median for the same library call (goal: within 10 %).
+3. runs the same sweep again with `tracking.enabled=false`, to show what MLflow costs;
+4. compares wall times and CPU-seconds, the per-run fixed overhead (a run's wall time minus
+   its timed work), and, for every point taking at least 10 ms, qbench's
+   execution_time_seconds against the plain loop's median for the same library call (goal:
+   within 10 %).
 
     .venv/bin/python bench/sweep_overhead.py        # writes bench/results/sweep_overhead.json
 """

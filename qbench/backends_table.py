@@ -17,6 +17,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from qbench import sweep
+from qbench.compose import COMPOSE_ERRORS
 from qbench.cli import error
 from qbench.measure import instantiate_backend
 
@@ -60,7 +61,7 @@ def collect(overrides: list[str] = (), config_dir: str | None = None,
         for option in options:
             try:
                 cfg = hydra.compose_config(config_name, [*overrides, f"backend={option}"], run_mode=RunMode.RUN)
-            except sweep.COMPOSE_ERRORS as exc:
+            except COMPOSE_ERRORS as exc:
                 rows.append(BackendStatus(option, False, f"config does not compose: {sweep.one_line(exc)}"))
                 continue
             rows.append(_status(option, OmegaConf.to_container(cfg.backend, resolve=True)))
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         rows = collect(args.overrides, args.config_dir)
-    except sweep.COMPOSE_ERRORS as exc:
+    except COMPOSE_ERRORS as exc:
         return error(sweep.one_line(exc))
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))

@@ -47,6 +47,7 @@ def _hydra_passthrough(args) -> bool:
 def preflight(args) -> tuple[list, str | None]:
     """(every point of the command, composed and validated, None), or ([], the one-line error)."""
     from qbench import sweep
+    from qbench.compose import COMPOSE_ERRORS
     from qbench.validate import ConfigError, check_point
 
     try:
@@ -55,7 +56,7 @@ def preflight(args) -> tuple[list, str | None]:
             check_point(point.cfg)
     except ConfigError as exc:
         return [], str(exc)
-    except sweep.COMPOSE_ERRORS as exc:
+    except COMPOSE_ERRORS as exc:
         return [], sweep.one_line(exc)
     return points, None
 

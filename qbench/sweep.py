@@ -19,7 +19,7 @@ from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qbench.compose import COMPOSE_ERRORS, SweepComposer
+from qbench.compose import SweepComposer
 
 CONFIG_MODULE = "pkg://qbench.conf"
 # Set by the CLI once its pre-flight has composed and validated every point of the command.
@@ -79,6 +79,3 @@ def one_line(exc: BaseException) -> str:
         group, name = missing.groups()
         return f"unknown {group} '{name}'; allowed: {', '.join(sorted(exc.options))}"
     return " ".join(text.split())
-
-
-

@@ -304,8 +304,7 @@ class SweepTracker:
                 return
             self._stop.wait(self.POLL_SECONDS)
 
-    def log_new_results(self) -> int:
-        logged = 0
+    def log_new_results(self) -> None:
         for path in records.find_results(self.sweep_dir):
             try:
                 mtime = path.stat().st_mtime
@@ -317,9 +316,7 @@ class SweepTracker:
             record = records.read(path)
             if record is None or is_logged(path.parent, record):
                 continue
-            if log_point(self.tracking_cfg, _task_config(path.parent, record), record, path.parent, self.sweep_dir):
-                logged += 1
-        return logged
+            log_point(self.tracking_cfg, _task_config(path.parent, record), record, path.parent, self.sweep_dir)
 
 
 def export_sweep(uri: str, experiment: str, outputs: Path, parent_run_id: str | None = None) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pickle
 import resource
 import signal
 import subprocess
@@ -126,8 +127,6 @@ class ForkedWorker(Worker):
                 return None
             except OSError:
                 data = b""
-            import pickle
-
             self.exit_code = pickle.loads(data)["exit"] if data else -signal.SIGKILL  # zygote gone: assume killed
         return self.exit_code
 
