@@ -52,7 +52,24 @@ def cirq_measurement(qubits, noise: Noise):
     return cirq.measure(*qubits, key="m", confusion_map={(i,): flip for i in range(len(qubits))})
 
 
-class CirqBackend(Backend):
+class CirqInterfaceBackend(Backend):
+    """The timed call, histogram and state of a simulator with cirq's interface (cirq, qsimcirq).
+    A subclass's prepare() returns {"body", "measured", "simulator", "shots", "qubits"}."""
+
+    def run(self, prepared):
+        # Noiseless (terminal measurements only) or density matrix: simulated once, sampled `shots`
+        # times. With noise channels on a state vector each repetition is one trajectory per shot.
+        return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
+
+    def histogram(self, prepared, raw):
+        return histogram_from_samples(raw.measurements["m"])
+
+    def final_state(self, prepared):
+        # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
+        return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector
+
+
+class CirqBackend(CirqInterfaceBackend):
     modules = ("cirq",)
     packages = ("cirq-core",)
     noise_methods = ("density_matrix", "trajectories")
@@ -74,15 +91,3 @@ class CirqBackend(Backend):
             simulator = cirq.Simulator(dtype=DTYPES[self.precision], seed=spec.seed)
         return {"body": body, "measured": body + cirq_measurement(qubits, noise),
                 "simulator": simulator, "shots": spec.shots, "qubits": qubits}
-
-    def run(self, prepared):
-        # Noiseless (terminal measurements only) or density matrix: cirq simulates once and samples
-        # `shots` times. cirq.Simulator with channels simulates each repetition: one trajectory per shot.
-        return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
-
-    def histogram(self, prepared, raw):
-        return histogram_from_samples(raw.measurements["m"])
-
-    def final_state(self, prepared):
-        # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
-        return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector

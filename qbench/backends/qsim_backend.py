@@ -14,13 +14,13 @@ import importlib.util
 from pathlib import Path
 
 from qbench import environment
-from qbench.backends.base import Backend, RunSpec, histogram_from_samples
-from qbench.backends.cirq_backend import to_cirq
+from qbench.backends.base import RunSpec
+from qbench.backends.cirq_backend import CirqInterfaceBackend, to_cirq
 from qbench.circuits import Circuit
 from qbench.noise import Noise
 
 
-class QsimBackend(Backend):
+class QsimBackend(CirqInterfaceBackend):
     modules = ("qsimcirq", "cirq")
     packages = ("qsimcirq", "cirq-core")
     precisions = ("single",)  # qsim's kernels are float32
@@ -69,13 +69,3 @@ class QsimBackend(Backend):
         simulator = qsimcirq.QSimSimulator(qsim_options=options, seed=spec.seed)
         return {"body": body, "measured": body + readout + cirq.measure(*qubits, key="m"),
                 "simulator": simulator, "shots": spec.shots, "qubits": qubits}
-
-    def run(self, prepared):
-        return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
-
-    def histogram(self, prepared, raw):
-        return histogram_from_samples(raw.measurements["m"])
-
-    def final_state(self, prepared):
-        # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
-        return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector
