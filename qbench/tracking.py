@@ -46,10 +46,16 @@ def _make_store_folder(uri: str) -> None:
 
 
 def _template_path() -> Path:
-    import mlflow
+    from importlib.metadata import version  # not `import mlflow`: that alone costs 2 s
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qbench"
-    return cache / f"mlflow-{mlflow.__version__}-empty.db"
+    return cache / f"mlflow-{version('mlflow')}-empty.db"
+
+
+def _default_experiment_root() -> str:
+    """Where MLflow puts the Default experiment's artifacts for a store made from this directory
+    (resolve_uri_if_local('./mlruns') + '/0'; tests/test_mlflow_sqlite.py checks it against MLflow)."""
+    return f"{Path.cwd().joinpath('mlruns').as_posix()}/0"
 
 
 def _new_sqlite_store(path: Path) -> None:
@@ -60,12 +66,10 @@ def _new_sqlite_store(path: Path) -> None:
     artifact location, which is set here to what MLflow would have written from this
     directory. os.link publishes the copy only if no other process created the store first.
     """
-    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
-    from mlflow.tracking import MlflowClient
-    from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
-
     template = _template_path()
     if not template.exists():
+        from mlflow.tracking import MlflowClient
+
         template.parent.mkdir(parents=True, exist_ok=True)
         building = template.with_name(f"{template.name}.{os.getpid()}.tmp")
         MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()  # runs the migrations
@@ -74,23 +78,14 @@ def _new_sqlite_store(path: Path) -> None:
     shutil.copyfile(template, copy)
     try:
         with sqlite3.connect(copy) as db:
-            default_root = append_to_uri_path(resolve_uri_if_local(DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH), "0")
-            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (default_root,))
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                       (_default_experiment_root(),))
         db.close()
         os.link(copy, path)
     except FileExistsError:
         pass  # another process made it a moment ago: use theirs
     finally:
         copy.unlink(missing_ok=True)
-
-
-def _client(uri: str):
-    from mlflow.tracking import MlflowClient
-
-    _make_store_folder(uri)
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
-        _new_sqlite_store(Path(uri[len(SQLITE):]))
-    return MlflowClient(tracking_uri=uri)
 
 
 def _retry(call, attempts: int = 6):
@@ -104,28 +99,96 @@ def _retry(call, attempts: int = 6):
             time.sleep(0.1 * 2**attempt)
 
 
-def experiment_id(client, name: str, artifact_location: str) -> str:
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    if client.tracking_uri.startswith(("http://", "https://")):
-        return client.create_experiment(name)  # a server decides where artifacts live
+class MlflowClientStore:
+    """What qbench writes, through MLflow's client: any tracking URI (mlflow_sqlite.SqliteStore is
+    the same for a local sqlite store, without importing MLflow)."""
+
+    def __init__(self, uri: str):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+        self.tracking_uri = uri
+
+    def experiment_id(self, name: str, artifact_location: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return self.client.create_experiment(name)  # a server decides where artifacts live
+        return self.client.create_experiment(name, artifact_location=artifact_location)
+
+    def running_runs(self, experiment_id: str) -> list[tuple[str, dict]]:
+        return [(run.info.run_id, run.data.tags) for run in self.client.search_runs(
+            [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)]
+
+    def create_run(self, experiment_id: str, run_name: str, tags: dict) -> str:
+        return _retry(lambda: self.client.create_run(experiment_id, run_name=run_name, tags=tags)).info.run_id
+
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        for key, value in tags.items():
+            _retry(lambda: self.client.set_tag(run_id, key, value))
+
+    def set_status(self, run_id: str, status: str, terminated: bool = True) -> None:
+        if terminated:
+            _retry(lambda: self.client.set_terminated(run_id, status))
+        else:
+            _retry(lambda: self.client.update_run(run_id, status=status))
+
+    def log_run(self, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: list[tuple],
+                artifacts: dict, status: str) -> str:
+        from mlflow.entities import Metric, Param
+
+        run_id = self.create_run(experiment_id, run_name, tags)
+        params = [Param(k, str(v)) for k, v in params.items()]
+        metrics = [Metric(*metric) for metric in metrics]
+        for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit per call
+            _retry(lambda: self.client.log_batch(run_id, metrics=metrics[start:start + 100],
+                                                 params=params[start:start + 100]))
+        for name, content in artifacts.items():
+            if isinstance(content, Path):
+                _retry(lambda: self.client.log_artifact(run_id, str(content)))
+            else:
+                _retry(lambda: self.client.log_text(run_id, content, name))
+        self.set_status(run_id, status)
+        return run_id
+
+
+def _store(uri: str):
+    """The writer for `uri`: qbench's direct sqlite writer where it applies, else MLflow's client."""
+    from qbench import mlflow_sqlite
+
+    _make_store_folder(uri)
+    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
+        _new_sqlite_store(Path(uri[len(SQLITE):]))
+    return mlflow_sqlite.open_store(uri) or MlflowClientStore(uri)
+
+
+def _client(uri: str):
+    """MLflow's own client on `uri` (reading: export, the UI's view), the store made if missing."""
+    from mlflow.tracking import MlflowClient
+
+    _make_store_folder(uri)
+    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
+        _new_sqlite_store(Path(uri[len(SQLITE):]))
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(store, name: str, artifact_location: str) -> str:
     location = artifact_location
     if "://" not in location:
         location = Path(location).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    return store.experiment_id(name, location)
 
 
 def _owner_tags() -> dict:
     return {"qbench.host": socket.gethostname(), "qbench.pid": str(os.getpid())}
 
 
-def close_stale_runs(client, exp_id: str) -> int:
+def close_stale_runs(store, exp_id: str) -> int:
     """End RUNNING runs whose launching process on this host is gone: KILLED. Returns how many."""
     closed = 0
     host = socket.gethostname()
-    for run in client.search_runs([exp_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
-        tags = run.data.tags
+    for run_id, tags in store.running_runs(exp_id):
         if tags.get("qbench.host") != host:
             continue  # another machine's sweep may still be alive; leave it alone
         try:
@@ -135,7 +198,7 @@ def close_stale_runs(client, exp_id: str) -> int:
             pass
         except PermissionError:
             continue
-        _retry(lambda: client.set_terminated(run.info.run_id, "KILLED"))
+        store.set_status(run_id, "KILLED")
         closed += 1
     if closed:
         log.info("MLflow: %d run(s) left RUNNING by a dead sweep marked KILLED", closed)
@@ -150,19 +213,18 @@ def start_sweep(tracking_cfg, sweep_dir: Path, benchmark_id: str) -> dict | None
     ids_path = sweep_dir / IDS_FILE
     try:
         uri = resolve_uri(tracking_cfg.uri)
-        client = _client(uri)
-        exp_id = experiment_id(client, tracking_cfg.experiment, tracking_cfg.artifact_location)
-        close_stale_runs(client, exp_id)
+        store = _store(uri)
+        exp_id = experiment_id(store, tracking_cfg.experiment, tracking_cfg.artifact_location)
+        close_stale_runs(store, exp_id)
         previous = records.read(ids_path)
         if previous and previous.get("uri") == uri:
             parent = previous["parent_run_id"]
-            client.update_run(parent, status="RUNNING")
-            for key, value in _owner_tags().items():
-                client.set_tag(parent, key, value)
+            store.set_status(parent, "RUNNING", terminated=False)
+            store.set_tags(parent, _owner_tags())
         else:
-            parent = client.create_run(exp_id, run_name=benchmark_id,
-                                       tags={"qbench.kind": "sweep", "benchmark_id": benchmark_id,
-                                             "qbench.sweep_dir": str(sweep_dir.resolve()), **_owner_tags()}).info.run_id
+            parent = store.create_run(exp_id, benchmark_id, {"qbench.kind": "sweep", "benchmark_id": benchmark_id,
+                                                             "qbench.sweep_dir": str(sweep_dir.resolve()),
+                                                             **_owner_tags()})
         ids = {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent}
         records.write_atomic(ids_path, ids)
         return ids
@@ -176,9 +238,9 @@ def end_sweep(sweep_dir: Path, failed: int) -> None:
     if not ids:
         return
     try:
-        client = _client(ids["uri"])
-        _retry(lambda: client.set_tag(ids["parent_run_id"], "failed_points", str(failed)))
-        _retry(lambda: client.set_terminated(ids["parent_run_id"], "FINISHED"))
+        store = _store(ids["uri"])
+        store.set_tags(ids["parent_run_id"], {"failed_points": str(failed)})
+        store.set_status(ids["parent_run_id"], "FINISHED")
     except Exception as exc:  # noqa: BLE001
         log.warning("MLflow: could not close the sweep's run: %s", exc)
 
@@ -209,15 +271,12 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
     if not tracking_cfg.enabled:
         return None
     try:
-        from mlflow.entities import Metric, Param, RunTag
-
         ids = records.read(Path(sweep_dir) / IDS_FILE) if sweep_dir else None
         if ids is None:  # single run: this process is the only writer, create what is missing
-            uri = resolve_uri(tracking_cfg.uri)
-            client = _client(uri)
-            exp_id, parent = experiment_id(client, tracking_cfg.experiment, tracking_cfg.artifact_location), None
+            store = _store(resolve_uri(tracking_cfg.uri))
+            exp_id, parent = experiment_id(store, tracking_cfg.experiment, tracking_cfg.artifact_location), None
         else:
-            client, exp_id, parent = _client(ids["uri"]), ids["experiment_id"], ids["parent_run_id"]
+            store, exp_id, parent = _store(ids["uri"]), ids["experiment_id"], ids["parent_run_id"]
         cfg = record.get("config", {})
         tags = {"backend": record.get("backend"), "circuit": cfg.get("circuit_type"), "n_qubits": cfg.get("n_qubits"),
                 "noise": cfg.get("noise_model"), "noise_strength": cfg.get("noise_strength"),
@@ -226,25 +285,22 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
                 **_owner_tags()}
         if parent:
             tags["mlflow.parentRunId"] = parent
-        run_id = _retry(lambda: client.create_run(exp_id, run_name=Path(output_dir).name,
-                                                  tags={k: str(v) for k, v in tags.items()})).info.run_id
         now = int(time.time() * 1000)
-        params = [Param(k, str(v)[:6000]) for k, v in flatten(task_cfg).items()]
-        metrics = [Metric(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
+        params = {k: str(v)[:6000] for k, v in flatten(task_cfg).items()}
+        metrics = [(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        metrics += [Metric("execution_time_repetition", float(v), now, step)
+        metrics += [("execution_time_repetition", float(v), now, step)
                     for step, v in enumerate(record.get("metrics", {}).get("execution_times_seconds") or [])]
-        for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit per call
-            _retry(lambda: client.log_batch(run_id, metrics=metrics[start:start + 100],
-                                            params=params[start:start + 100], tags=[RunTag("qbench.logged", "1")]))
+        artifacts = {}
         result_path = Path(output_dir) / records.RESULT_FILE
         if result_path.exists():
-            _retry(lambda: client.log_artifact(run_id, str(result_path)))
+            artifacts[records.RESULT_FILE] = result_path
         if cfg.get("circuit_type") in circuits.FAMILIES and cfg.get("n_qubits"):
             circuit = circuits.build(cfg["circuit_type"], cfg["n_qubits"], cfg.get("depth"), cfg.get("circuit_seed"))
-            _retry(lambda: client.log_text(run_id, circuit.to_qasm(), "circuit.qasm"))
+            artifacts["circuit.qasm"] = circuit.to_qasm()
         status = "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"
-        _retry(lambda: client.set_terminated(run_id, status))
+        run_id = store.log_run(exp_id, Path(output_dir).name, {k: str(v) for k, v in tags.items()}, params, metrics,
+                               artifacts, status)
         records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": run_id, "result": _identity(record)})
         return run_id
     except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
@@ -351,7 +407,7 @@ def close_stale(uri: str, experiment: str) -> int:
         return 0
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
-    return close_stale_runs(client, found.experiment_id) if found else 0
+    return close_stale_runs(_store(uri), found.experiment_id) if found else 0
 
 
 def ui(argv: list[str]) -> int:
