@@ -100,9 +100,9 @@ def verify(backend: Backend, prepared: Any, circuit, histogram: dict, spec, max_
         if ideal_state is None:
             ideal_state = reference.statevector(circuit)
         ideal = reference.probabilities(ideal_state)
-        state = None if noise.noisy else backend.final_state(prepared)
-        if state is not None:
-            result["fidelity"] = reference.state_fidelity(ideal_state, state)
+        fidelity = None if noise.noisy else backend.state_fidelity(prepared, ideal_state)
+        if fidelity is not None:
+            result["fidelity"] = fidelity
             result["fidelity_method"] = "statevector"
     else:
         ideal = reference.analytic_distribution(circuit)

@@ -44,8 +44,9 @@ def _hydra(config_dir: str | None) -> Hydra:
 
 
 def expand(overrides: list[str], multirun: bool, config_dir: str | None = None,
-           config_name: str = "config") -> list[Point]:
-    """Every point the command would launch, each composed (with its hydra node).
+           config_name: str = "config", on_point=None) -> list[Point]:
+    """Every point the command would launch, each composed (with its hydra node), each passed to
+    `on_point` (if given) as soon as it is.
 
     As in Hydra, each point's own overrides are the task overrides only; `hydra.*` and
     `hydra/...` overrides shape every composition but are not part of a point.
@@ -63,7 +64,12 @@ def expand(overrides: list[str], multirun: bool, config_dir: str | None = None,
         batches = BasicSweeper.split_arguments(parser.parse_overrides(params + task_overrides), None)
         jobs = [job for batch in batches for job in batch]
         composer = SweepComposer(hydra.config_loader)
-        return [Point(job, composer.load_sweep_config(base, job)) for job in jobs]
+        points = []
+        for job in jobs:
+            points.append(Point(job, composer.load_sweep_config(base, job)))
+            if on_point is not None:
+                on_point(points[-1])
+        return points
     finally:
         GlobalHydra.instance().clear()
 

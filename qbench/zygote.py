@@ -2,10 +2,12 @@
 
 Importing a simulator costs seconds per process (cirq 2.4 s, qsimcirq 2.3 s, pennylane
 3.7 s here), mostly in what they share (NumPy, SciPy, SymPy): the five CPU libraries cost
-9 s imported one worker each, 3.5 s in one process. So for a local sweep (basic or joblib
-launcher) the launching process starts one zygote (`python -m qbench.zygote`), which
-imports the libraries of the sweep's backends while Hydra and the joblib workers start,
-then forks each isolated worker already loaded. The forked worker runs qbench.worker's
+9 s imported one worker each, 3.5 s in one process. So a sweep's launching process starts
+one zygote (`python -m qbench.zygote`) first thing, before composing the command. As
+pre-flight composes the points, each forkable backend of a local sweep (basic or joblib
+launcher) is sent to the zygote, which imports its library at once, while the rest is
+composed and Hydra and the joblib workers start. Once pre-flight passes, the zygote forks
+each isolated worker already loaded (and exits at once if there is nothing to fork). The forked worker runs qbench.worker's
 loop over a socket, exactly as a spawned one does over pipes.
 
 Only what is safe to fork is served: CPU backends whose `load()` is the base class's
@@ -41,68 +43,119 @@ def forkable(backend) -> bool:
 
 # -- the launching process -------------------------------------------------------------------
 _started: subprocess.Popen | None = None
+_address: str | None = None
+_threads: int | None = None   # the zygote's thread settings, fixed by the first preload
+_serving = False
+
+
+def spawn() -> None:
+    """Start a zygote now, before the command is even composed: it imports nothing heavy until
+    `preload` says which simulators (and at which thread settings) the sweep will fork."""
+    global _started, _address
+    if _started is not None:
+        return
+    _address = f"qbench-zygote-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    _started = subprocess.Popen([sys.executable, "-m", "qbench.zygote", _address], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, close_fds=True)
+
+
+def _send(message) -> bool:
+    from qbench import pipes
+
+    try:
+        pipes.write_message(_started.stdin.fileno(), message)
+        return True
+    except OSError:  # the zygote died: jobs spawn their workers
+        stop()
+        return False
+
+
+def preload(backend_config: dict, threads: int) -> bool:
+    """Have the zygote import this backend now. The first call fixes the zygote's thread settings;
+    a backend at other settings is not preloaded (False) and its jobs spawn workers."""
+    global _threads
+    if _started is None or _threads not in (None, threads):
+        return False
+    if _threads is None:
+        from qbench.worker import THREAD_ENV
+
+        _threads = threads
+        if not _send({"env": {name: str(threads) for name in THREAD_ENV}}):
+            return False
+    return _send({"backend": backend_config})
+
+
+def serve() -> None:
+    """Every preload is sent: the zygote finishes its imports, then forks workers for this
+    process's jobs (and the joblib workers it starts, which inherit the address)."""
+    global _serving
+    if _started is None or _threads is None:
+        stop()  # nothing to fork
+        return
+    if not _send({"serve": True}) or _started.stdout.read(1) != READY:  # listening (~0.1 s after its start)
+        stop()
+        return
+    _serving = True
+    os.environ[ADDRESS_ENV] = _address
+    os.environ[THREADS_ENV] = str(_threads)
 
 
 def start(backend_configs: list[dict], threads: int) -> None:
-    """Start the zygote for this process's sweep and have it import these backends, in order."""
-    global _started
-    from qbench import pipes
-    from qbench.worker import THREAD_ENV
-
-    address = f"qbench-zygote-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
-    _started = subprocess.Popen([sys.executable, "-m", "qbench.zygote", address], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, env=env, close_fds=True)
-    if _started.stdout.read(1) != READY:  # listening (~0.1 s): no job can ask before it is
-        stop()
-        return
-    pipes.write_message(_started.stdin.fileno(), backend_configs)
-    os.environ[ADDRESS_ENV] = address
-    os.environ[THREADS_ENV] = str(threads)
+    """Start a zygote serving these backends at these thread settings (spawn, preload, serve)."""
+    spawn()
+    for config in backend_configs:
+        preload(config, threads)
+    serve()
 
 
 @atexit.register
 def stop() -> None:
-    global _started
+    global _started, _threads, _serving
     if _started is None:
         return
     os.environ.pop(ADDRESS_ENV, None)
+    if not _serving:  # still importing, no worker forked (bad input, nothing to fork): no need to wait
+        _started.kill()
     _started.stdout.close()
     _started.stdin.close()  # the zygote's signal to exit; the workers it forked live on until released
     try:
         _started.wait(timeout=5)
     except subprocess.TimeoutExpired:
         _started.kill()
-    _started = None
+    _started, _threads, _serving = None, None, False
 
 
-def start_for_sweep(points) -> None:
-    """Start a zygote when this command runs its points here (basic or joblib launcher) in isolated
-    workers and some of its backends are forkable; `points` are the CLI's pre-flight points."""
-    from collections import Counter
+class SweepPreloader:
+    """Fed the CLI's pre-flight points as they are composed: preloads each forkable backend of a
+    local sweep (basic or joblib launcher, isolated workers) as soon as its first point is known,
+    so the zygote imports cirq while the other points are still being composed and checked."""
 
-    from omegaconf import OmegaConf
+    def __init__(self):
+        self.local: bool | None = None
+        self.seen: list[dict] = []
 
-    from qbench.measure import instantiate_backend
-    from qbench.runner import threads_for
+    def __call__(self, point) -> None:
+        from omegaconf import OmegaConf
 
-    launcher = points[0].cfg.hydra.launcher
-    if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
-        return  # SLURM and other remote launchers: jobs are elsewhere
-    n_jobs = launcher.get("n_jobs")
-    concurrency = 1 if n_jobs is None else (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
-    configs, threads = [], Counter()
-    for point in points:
-        execution = OmegaConf.to_container(point.cfg.execution, resolve=True)
+        from qbench.measure import instantiate_backend
+        from qbench.runner import threads_for
+
+        launcher = point.cfg.hydra.launcher
+        if self.local is None:
+            self.local = str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher"))
+        if not self.local:
+            return  # SLURM and other remote launchers: jobs are elsewhere
         backend_config = OmegaConf.to_container(point.cfg.backend, resolve=True)
+        if backend_config in self.seen:
+            return
+        self.seen.append(backend_config)
+        execution = OmegaConf.to_container(point.cfg.execution, resolve=True)
         backend = instantiate_backend(backend_config)
         if execution["isolation"] != "process" or not forkable(backend):
-            continue
-        threads[backend.threads or threads_for({"execution": execution}, concurrency)] += 1
-        if backend_config not in configs:
-            configs.append(backend_config)
-    if configs:
-        start(configs, threads.most_common(1)[0][0])
+            return
+        n_jobs = launcher.get("n_jobs")
+        concurrency = 1 if n_jobs is None else (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+        preload(backend_config, backend.threads or threads_for({"execution": execution}, concurrency))
 
 
 # -- a job asking for a worker -----------------------------------------------------------------
@@ -147,16 +200,18 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wakeup_write)
 
-    def serve(self, preload: list[dict]) -> None:
+    def preload(self, config: dict) -> None:
+        """Import a backend's library now. Every import happens before the first fork: an import
+        running beside a forked worker's timed runs would take CPU from them. Requests that come
+        meanwhile wait in the listen queue."""
         from qbench import measure
 
-        # Every import before the first fork: an import running beside a forked worker's timed runs
-        # would take CPU from them. Requests wait in the listen queue meanwhile.
-        for config in preload:
-            try:
-                self.load(config, measure)
-            except Exception:  # noqa: BLE001 - reported by the worker that runs it, not here
-                pass
+        try:
+            self.load(config, measure)
+        except Exception:  # noqa: BLE001 - reported by the worker that runs it, not here
+            pass
+
+    def serve(self) -> None:
         while True:
             ready = select.select([self.listener, 0, self.wakeup_read], [], [])[0]
             if self.wakeup_read in ready:
@@ -235,9 +290,20 @@ def main() -> None:
     from qbench import pipes
 
     zygote = Zygote(sys.argv[1])
-    os.write(1, READY)
+    os.write(1, READY)  # listening: a job's request waits in the queue until the imports are done
     os.dup2(2, 1)  # from here on stdout is the terminal's stderr, like a worker's
-    zygote.serve(pipes.read_message(0))
+    try:
+        while True:  # the launching process's preloads, then "serve"; EOF: it needs no zygote after all
+            message = pipes.read_message(0)
+            if "env" in message:
+                os.environ.update(message["env"])  # thread settings, before any library is imported
+            elif "backend" in message:
+                zygote.preload(message["backend"])
+            else:
+                break
+    except EOFError:
+        os._exit(0)
+    zygote.serve()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 

@@ -70,3 +70,27 @@ def test_ghz_beyond_verify_limit_uses_analytic_distribution():
                "execution": {"warmup_runs": 0, "repetitions": 1, "verify_max_qubits": 18}}
     v = measure(request)["verification"]
     assert v["fidelity_method"] == "distribution" and v["fidelity"] > 0.99
+
+
+@pytest.mark.parametrize("family, n, depth", [("ghz", 12, None), ("random_clifford", 9, 20)])
+def test_stim_stabilizer_fidelity_equals_the_state_vector_fidelity(family, n, depth):
+    """stim's verification projects the ideal state onto its stabilizers instead of exporting its
+    state vector: both must give the same |<ideal|state>|^2, for the right ideal and for wrong ones."""
+    import numpy as np
+
+    from qbench import reference
+
+    backend = instantiate_backend(backend_config("stim"))
+    backend.load()
+    circuit = circuits.build(family, n, depth, 7)
+    prepared = backend.prepare(circuit, RunSpec(shots=10, seed=1, threads=1, noise={"name": "none", "strength": 0.0}))
+    ideal = reference.statevector(circuit)
+    state = backend.final_state(prepared)
+    rng = np.random.default_rng(3)
+    wrong_phases = ideal * np.exp(1j * rng.uniform(0, 2 * np.pi, ideal.shape))
+    other_circuit = reference.statevector(circuits.build("random_clifford", n, 20, 8))
+    for candidate in (ideal, wrong_phases, other_circuit):
+        assert backend.state_fidelity(prepared, candidate) == pytest.approx(
+            reference.state_fidelity(candidate, state), abs=1e-12)
+    assert backend.state_fidelity(prepared, ideal) == pytest.approx(1.0, abs=1e-12)
+    assert backend.state_fidelity(prepared, wrong_phases) < 0.99

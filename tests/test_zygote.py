@@ -87,3 +87,34 @@ def test_zygote_ends_with_its_launching_process(zygote_with):
     zygote.stop()
     assert process.poll() is not None and zygote.ADDRESS_ENV not in os.environ
     assert zygote.fork_worker(backend("stim"), 1, None) is None  # no zygote: a spawned worker is used
+
+
+def test_preloads_stream_in_and_the_first_fixes_the_thread_settings(zygote_with):
+    worker.shutdown_pool()
+    zygote.spawn()  # as the CLI does, before anything is composed
+    try:
+        assert zygote.preload(backend("stim"), threads=1)
+        assert not zygote.preload(backend("cirq"), threads=2)  # other settings: its jobs spawn workers
+        zygote.serve()
+        assert os.environ[zygote.THREADS_ENV] == "1"
+        forked = zygote.fork_worker(backend("stim"), 1, None)
+        assert forked is not None and forked.import_seconds > 0  # stim was imported by the zygote
+        forked.kill()
+    finally:
+        zygote.stop()
+
+
+def test_bad_input_stops_the_early_zygote_at_once(tmp_path):
+    """The CLI starts the zygote before composing; a sweep that fails pre-flight leaves none behind."""
+    import subprocess
+    import sys
+
+    started = time.monotonic()
+    cli = subprocess.Popen([sys.executable, "-m", "qbench", "-m", "backend=cirq,nope", "n_qubits=4,6"],
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == 2 and stderr.count("\n") == 1 and "unknown backend 'nope'" in stderr
+    assert time.monotonic() - started < 10  # not held up by the zygote's cirq import
+    left = subprocess.run(["pgrep", "-f", f"qbench-zygote-{cli.pid}-"], capture_output=True, text=True)
+    assert left.stdout == ""
+    assert not (tmp_path / "outputs").exists()

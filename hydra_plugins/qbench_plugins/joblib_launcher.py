@@ -42,7 +42,6 @@ def chunks_by_backend(job_overrides: Sequence[Sequence[str]], workers: int) -> l
 
 def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config, task_function, singleton_state):
     """hydra_joblib_launcher's execute_job for each job of a chunk, composing through one SweepComposer."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import run_job
     from omegaconf import open_dict
 
@@ -57,7 +56,7 @@ def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config,
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
             sweep_config.hydra.job.num = idx
-        HydraConfig.instance().set_config(sweep_config)
+        # (the stock launcher also sets HydraConfig here; run_job sets it first thing anyway)
         returns.append(run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
                                job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir"))
     return returns

@@ -10,6 +10,8 @@ Lifecycle inside a worker process:
     run(prepared)               THE timed call: simulate and sample `shots`
     histogram(prepared, raw)    untimed: the raw result as {bitstring: count}, char q = qubit q
     final_state(prepared)       untimed, optional: the noiseless final state for verification
+    state_fidelity(prepared, ideal)  untimed: |<ideal|final state>|^2, from final_state unless the
+                                adapter has a cheaper exact way (stim: its stabilizers)
 """
 from __future__ import annotations
 
@@ -157,6 +159,13 @@ class Backend:
 
     def final_state(self, prepared: Any) -> np.ndarray | None:
         return None
+
+    def state_fidelity(self, prepared: Any, ideal_state: np.ndarray) -> float | None:
+        """|<ideal|final state>|^2, or None where the adapter cannot expose its state."""
+        from qbench import reference
+
+        state = self.final_state(prepared)
+        return None if state is None else reference.state_fidelity(ideal_state, state)
 
 
 def histogram_from_samples(samples: np.ndarray) -> dict[str, int]:

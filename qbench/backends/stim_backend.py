@@ -60,10 +60,33 @@ class StimBackend(Backend):
     def histogram(self, prepared, raw):
         return histogram_from_samples(raw)
 
-    def final_state(self, prepared):
+    @staticmethod
+    def _tableau(prepared):
         import stim
 
         simulator = stim.TableauSimulator()
         simulator.set_num_qubits(prepared["circuit"].n_qubits)  # include qubits no gate touches
         simulator.do_circuit(to_stim(prepared["circuit"], measure=False))
-        return np.asarray(simulator.state_vector(endian="big"))
+        return simulator
+
+    def final_state(self, prepared):
+        return np.asarray(self._tableau(prepared).state_vector(endian="big"))
+
+    def state_fidelity(self, prepared, ideal_state):
+        """<ideal|P|ideal> for P = prod_g (1 + g)/2 over the final state's n stabilizer generators g:
+        P is the projector onto that state, so this is |<ideal|state>|^2 exactly, in n passes over the
+        ideal vector instead of stim's state-vector export (0.36 s at 18 qubits, 1.6 s at 20)."""
+        n = prepared["circuit"].n_qubits
+        vector = np.asarray(ideal_state, dtype=np.complex128)
+        vector = vector / np.linalg.norm(vector)
+        index = np.arange(2**n, dtype=np.int64)
+        weights = 1 << np.arange(n - 1, -1, -1, dtype=np.int64)  # big-endian: qubit q is bit n-1-q
+        for generator in self._tableau(prepared).canonical_stabilizers():
+            xs, zs = generator.to_numpy()
+            x_mask, z_mask = int(weights[xs].sum()), int(weights[zs].sum())
+            # g = sign i^(#Y) X^x Z^z, with Y = iXZ per qubit; (X^x Z^z v)[j] = (-1)^|(j^x)&z| v[j^x]
+            phase = complex(generator.sign) * 1j ** int(np.count_nonzero(xs & zs))
+            flipped = index ^ x_mask
+            signs = 1 - 2 * (np.bitwise_count(flipped & z_mask) & 1).astype(np.int8)
+            vector = (vector + phase * signs * vector[flipped]) / 2
+        return float(np.vdot(vector, vector).real)
