@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -20,6 +21,16 @@ outcome = {"failed": 0}
 _trackers: dict[str, object] = {}
 
 
+def _prewarm_charts() -> None:
+    from qbench import plots, tracking
+
+    tracking.lower_this_threads_priority()
+    try:
+        plots.prewarm()
+    except Exception:  # noqa: BLE001 - only a head start: the summary draws (and reports) for real
+        pass
+
+
 class QbenchCallback(Callback):
     def _finish(self, directory: Path) -> None:
         counts = progress.count_statuses(directory)
@@ -35,6 +46,7 @@ class QbenchCallback(Callback):
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
         _trackers[str(sweep_dir)] = tracking.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
+        threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from qbench import tracking

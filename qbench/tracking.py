@@ -308,8 +308,9 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
         return None
 
 
-def _lower_this_threads_priority() -> None:
-    """Logging must not take CPU from timed runs on a busy machine (Linux nice is per thread)."""
+def lower_this_threads_priority() -> None:
+    """The launching process's own background work (MLflow logging, warming up the charts) must not
+    take CPU from timed runs on a busy machine: nice 19 for the calling thread (Linux nice is per thread)."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
@@ -350,7 +351,7 @@ class SweepTracker:
             self._thread.join()
 
     def _run(self) -> None:
-        _lower_this_threads_priority()
+        lower_this_threads_priority()
         if start_sweep(self.tracking_cfg, self.sweep_dir, self.benchmark_id) is None:
             return
         while True:
