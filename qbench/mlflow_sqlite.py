@@ -138,10 +138,10 @@ class SqliteStore:
 
     @staticmethod
     def _set_tags(db, run_id: str, tags: dict) -> None:
-        for key, value in tags.items():
+        for key in tags:
             _check_key(key)
-            db.execute("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
-                       (key, str(value)[:MAX_TAG_LENGTH], run_id))
+        db.executemany("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                       [(key, str(value)[:MAX_TAG_LENGTH], run_id) for key, value in tags.items()])
 
     def create_run(self, experiment_id: str, run_name: str, tags: dict) -> str:
         return self._write(lambda db: self._insert_run(db, experiment_id, run_name, tags))[0]
@@ -163,22 +163,24 @@ class SqliteStore:
         artifacts ({file name: local path or text}), then its end status. Returns the run id."""
         def work(db):
             run_id, artifact_uri = self._insert_run(db, experiment_id, run_name, tags)
-            for key, value in params.items():
+            for key in params:
                 _check_key(key)
-                db.execute("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                           (key, str(value)[:MAX_PARAM_LENGTH], run_id))
-            latest: dict[str, tuple] = {}
+            db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                           [(key, str(value)[:MAX_PARAM_LENGTH], run_id) for key, value in params.items()])
+            rows, latest = [], {}
             for key, value, timestamp, step in metrics:
                 _check_key(key)
                 stored, is_nan = _metric_value(value)
-                db.execute("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", (key, stored, timestamp, run_id, step, is_nan))
+                rows.append((key, stored, timestamp, run_id, step, is_nan))
                 # latest_metrics: the newest by (step, timestamp, value), as MLflow keeps it
                 if key not in latest or (step, timestamp, stored) > latest[key][:3]:
                     latest[key] = (step, timestamp, stored, is_nan)
-            for key, (step, timestamp, stored, is_nan) in latest.items():
-                db.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", (key, stored, timestamp, step, is_nan, run_id))
+            db.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(key, stored, timestamp, step, is_nan, run_id)
+                            for key, (step, timestamp, stored, is_nan) in latest.items()])
             self._write_artifacts(artifact_uri, artifacts)
             db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, _now_ms(), run_id))
             return run_id

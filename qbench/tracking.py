@@ -319,11 +319,14 @@ def lower_this_threads_priority() -> None:
 
 def _task_config(point_dir: Path, record: dict) -> dict:
     """The job's composed config (Hydra saves it before the run), else the record's own config."""
+    import yaml
     from omegaconf import OmegaConf
 
     saved = Path(point_dir) / ".hydra" / "config.yaml"
     try:
-        return OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
+        # libyaml reads what OmegaConf wrote as OmegaConf.load would, in a tenth of the time
+        loaded = yaml.load(saved.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return OmegaConf.to_container(OmegaConf.create(loaded), resolve=True)
     except Exception:  # noqa: BLE001 - a lost job may have no config saved
         return record.get("config", {})
 
