@@ -9,10 +9,15 @@
    execution_time_seconds against the plain loop's median for the same library call (goal:
    within 10 %).
 
+The machine's speed drifts by 10-20 % from minute to minute here, so the three runs are
+repeated in interleaved rounds (--rounds, default 3) and medians are reported: wall times
+per side, and each point's time over the rounds on each side.
+
     .venv/bin/python bench/sweep_overhead.py        # writes bench/results/sweep_overhead.json
 """
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import resource
@@ -41,62 +46,86 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def one_round(tmp: Path) -> dict:
+    """The plain loop, the qbench sweep and the sweep without MLflow, once each, into `tmp`."""
+    cpu = children_cpu_seconds()
+    plain_wall, plain = timed([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out",
+                               str(tmp / "plain.json")], ROOT)
+    assert plain.returncode == 0, plain.stderr
+    plain_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
+    qbench_wall, run = timed([sys.executable, "-m", "qbench", *SWEEP], tmp)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    qbench_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
+    # The same sweep without MLflow, into another folder: what tracking itself costs.
+    untracked_wall, untracked = timed([sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false",
+                                       "hydra.sweep.dir=untracked"], tmp)
+    assert untracked.returncode == 0, untracked.stdout[-3000:] + untracked.stderr[-3000:]
+    return {"plain_wall": plain_wall, "plain_cpu": plain_cpu, "qbench_wall": qbench_wall, "qbench_cpu": qbench_cpu,
+            "untracked_wall": untracked_wall, "untracked_cpu": children_cpu_seconds() - cpu,
+            "plain_rows": json.loads((tmp / "plain.json").read_text())["rows"],
+            "records": [json.loads(p.read_text()) for p in tmp.glob("outputs/bench_*/*/result.json")]}
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from qbench import environment
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three runs; medians are reported")
+    rounds_wanted = parser.parse_args().rounds
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        cpu = children_cpu_seconds()
-        plain_wall, plain = timed([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out",
-                                   str(tmp / "plain.json")], ROOT)
-        assert plain.returncode == 0, plain.stderr
-        plain_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
-        qbench_wall, run = timed([sys.executable, "-m", "qbench", *SWEEP], tmp)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        qbench_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
-        # The same sweep without MLflow, into another folder: what tracking itself costs.
-        untracked_wall, untracked = timed([sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false",
-                                           "hydra.sweep.dir=untracked"], tmp)
-        assert untracked.returncode == 0, untracked.stdout[-3000:] + untracked.stderr[-3000:]
-        untracked_cpu = children_cpu_seconds() - cpu
-        baseline = {(r["backend"], r["n_qubits"]): r for r in json.loads((tmp / "plain.json").read_text())["rows"]}
-        records = [json.loads(p.read_text()) for p in tmp.glob("outputs/bench_*/*/result.json")]
+    rounds = []
+    for number in range(rounds_wanted):  # interleaved, so that a slow spell of the machine hits every side
+        with tempfile.TemporaryDirectory() as tmp:
+            rounds.append(one_round(Path(tmp)))
+        r = rounds[-1]
+        print(f"round {number + 1}: plain {r['plain_wall']:.1f} s, qbench {r['qbench_wall']:.1f} s, "
+              f"without MLflow {r['untracked_wall']:.1f} s", flush=True)
+    median = statistics.median
 
-    points, overheads = [], []
-    for record in sorted(records, key=lambda r: (r["backend"], r["config"]["n_qubits"])):
-        m = record["metrics"]
-        plain_row = baseline[(record["backend"], record["config"]["n_qubits"])]
-        timed_work = m["dry_run_seconds"] + sum(m["execution_times_seconds"]) + m["execution_time_seconds"]  # + warm-up
-        overheads.append(m["wall_seconds"] - timed_work)
-        row = {"backend": record["backend"], "n_qubits": record["config"]["n_qubits"],
-               "qbench_seconds": m["execution_time_seconds"], "plain_seconds": plain_row["median_seconds"],
-               "run_wall_seconds": m["wall_seconds"], "run_overhead_seconds": m["wall_seconds"] - timed_work}
+    def med(key: str) -> float:
+        return median(r[key] for r in rounds)
+
+    plain_s, qbench_s, walls, overheads = {}, {}, {}, []
+    for r in rounds:
+        for row in r["plain_rows"]:
+            plain_s.setdefault((row["backend"], row["n_qubits"]), []).append(row["median_seconds"])
+        for record in r["records"]:
+            m, key = record["metrics"], (record["backend"], record["config"]["n_qubits"])
+            qbench_s.setdefault(key, []).append(m["execution_time_seconds"])
+            walls.setdefault(key, []).append(m["wall_seconds"])
+            timed_work = m["dry_run_seconds"] + sum(m["execution_times_seconds"]) + m["execution_time_seconds"]
+            overheads.append(m["wall_seconds"] - timed_work)  # + warm-up (~ one more median run)
+    points = []
+    for key in sorted(qbench_s):
+        row = {"backend": key[0], "n_qubits": key[1], "qbench_seconds": median(qbench_s[key]),
+               "plain_seconds": median(plain_s[key]), "run_wall_seconds": median(walls[key])}
         row["ratio"] = row["qbench_seconds"] / row["plain_seconds"]
         row["checked"] = row["plain_seconds"] >= 0.010
         points.append(row)
     checked = [p for p in points if p["checked"]]
     outside = [p for p in checked if abs(p["ratio"] - 1) > 0.10]
+    plain_wall, qbench_wall, untracked_wall = med("plain_wall"), med("qbench_wall"), med("untracked_wall")
     result = {
         "benchmark": "sweep_overhead", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
                     "ram_gb": environment.machine()["ram_gb"], "python": platform.python_version()},
-        "command": "python -m qbench " + " ".join(SWEEP),
+        "command": "python -m qbench " + " ".join(SWEEP), "rounds": len(rounds),
         "plain_loop_wall_seconds": plain_wall, "qbench_wall_seconds": qbench_wall,
         "wall_ratio_qbench_over_plain": qbench_wall / plain_wall,
-        "plain_loop_cpu_seconds": plain_cpu, "qbench_cpu_seconds": qbench_cpu,
-        "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": untracked_cpu,
+        "wall_ratio_per_round": [r["qbench_wall"] / r["plain_wall"] for r in rounds],
+        "plain_loop_cpu_seconds": med("plain_cpu"), "qbench_cpu_seconds": med("qbench_cpu"),
+        "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": med("untracked_cpu"),
         "wall_ratio_without_mlflow": untracked_wall / plain_wall,
-        "run_overhead_median_seconds": statistics.median(overheads),
+        "run_overhead_median_seconds": median(overheads),
         "timing_points_checked": len(checked), "timing_points_outside_10_percent": outside, "points": points,
     }
     (out / "sweep_overhead.json").write_text(json.dumps(result, indent=2))
-    print(f"plain loop {plain_wall:.1f} s ({plain_cpu:.1f} CPU s), qbench {qbench_wall:.1f} s ({qbench_cpu:.1f} CPU s), "
-          f"ratio {qbench_wall / plain_wall:.2f}; without MLflow {untracked_wall:.1f} s ({untracked_cpu:.1f} CPU s), "
-          f"ratio {untracked_wall / plain_wall:.2f}; "
-          f"per-run overhead median {1e3 * statistics.median(overheads):.1f} ms; "
+    print(f"median of {len(rounds)} rounds: plain loop {plain_wall:.1f} s ({med('plain_cpu'):.1f} CPU s), "
+          f"qbench {qbench_wall:.1f} s ({med('qbench_cpu'):.1f} CPU s), ratio {qbench_wall / plain_wall:.2f}; "
+          f"without MLflow {untracked_wall:.1f} s ({med('untracked_cpu'):.1f} CPU s), "
+          f"ratio {untracked_wall / plain_wall:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms; "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
     for p in outside:
         print(f"  outside: {p['backend']} {p['n_qubits']}q qbench {1e3 * p['qbench_seconds']:.2f} ms "
