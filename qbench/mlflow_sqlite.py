@@ -190,21 +190,21 @@ class SqliteStore:
     def _write_artifacts(artifact_uri: str, artifacts: dict) -> None:
         """Files as MLflow's local artifact repository lays them out, each written whole (temp + rename)."""
         folder = _local_path(artifact_uri)
-        with tempfile.TemporaryDirectory() as staging:
-            files = {}
-            for name, content in artifacts.items():
-                files[name] = content if isinstance(content, Path) else Path(staging) / name
-                if not isinstance(content, Path):
-                    files[name].write_text(content)
-            if folder is None:  # s3://, a proxied server...: MLflow's artifact repository knows how
-                from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        if folder is None:  # s3://, a proxied server...: MLflow's artifact repository knows how
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-                repository = get_artifact_repository(artifact_uri)
-                for path in files.values():
-                    repository.log_artifact(str(path))
-                return
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, path in files.items():
-                partial = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-                shutil.copyfile(path, partial)
-                os.replace(partial, folder / name)
+            repository = get_artifact_repository(artifact_uri)
+            with tempfile.TemporaryDirectory() as staging:
+                for name, content in artifacts.items():
+                    if not isinstance(content, Path):
+                        (Path(staging) / name).write_text(content)
+                    repository.log_artifact(str(content if isinstance(content, Path) else Path(staging) / name))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in artifacts.items():
+            partial = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+            if isinstance(content, Path):
+                shutil.copyfile(content, partial)
+            else:
+                partial.write_text(content)
+            os.replace(partial, folder / name)
