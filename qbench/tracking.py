@@ -153,24 +153,25 @@ class MlflowClientStore:
         return run_id
 
 
-def _store(uri: str):
-    """The writer for `uri`: qbench's direct sqlite writer where it applies, else MLflow's client."""
-    from qbench import mlflow_sqlite
-
+def _ensure_store(uri: str) -> str:
     _make_store_folder(uri)
     if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
         _new_sqlite_store(Path(uri[len(SQLITE):]))
-    return mlflow_sqlite.open_store(uri) or MlflowClientStore(uri)
+    return uri
+
+
+def _store(uri: str):
+    """The writer for `uri` (made if missing): qbench's direct sqlite writer where it applies, else MLflow's client."""
+    from qbench import mlflow_sqlite
+
+    return mlflow_sqlite.open_store(_ensure_store(uri)) or MlflowClientStore(uri)
 
 
 def _client(uri: str):
-    """MLflow's own client on `uri` (reading: export, the UI's view), the store made if missing."""
+    """MLflow's own client on `uri` (made if missing), for reading: export, close_stale."""
     from mlflow.tracking import MlflowClient
 
-    _make_store_folder(uri)
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
-        _new_sqlite_store(Path(uri[len(SQLITE):]))
-    return MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=_ensure_store(uri))
 
 
 def experiment_id(store, name: str, artifact_location: str) -> str:
