@@ -23,14 +23,12 @@ import time
 from pathlib import Path
 
 from qbench import circuits, records
+from qbench.mlflow_sqlite import SQLITE, open_store
 
 log = logging.getLogger("qbench")
 IDS_FILE = "mlflow.json"          # in the sweep dir: store, experiment and parent run
 POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's child run is complete
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
-
-
-SQLITE = "sqlite:///"
 
 
 def resolve_uri(uri: str) -> str:
@@ -162,9 +160,7 @@ def _ensure_store(uri: str) -> str:
 
 def _store(uri: str):
     """The writer for `uri` (made if missing): qbench's direct sqlite writer where it applies, else MLflow's client."""
-    from qbench import mlflow_sqlite
-
-    return mlflow_sqlite.open_store(_ensure_store(uri)) or MlflowClientStore(uri)
+    return open_store(_ensure_store(uri)) or MlflowClientStore(uri)
 
 
 def _client(uri: str):

@@ -135,8 +135,12 @@ class SweepPreloader:
         self.seen: list[dict] = []
 
     def __call__(self, point) -> None:
+        from types import SimpleNamespace
+
+        from hydra.types import RunMode
         from omegaconf import OmegaConf
 
+        from qbench.app import concurrency_of
         from qbench.measure import instantiate_backend
         from qbench.runner import threads_for
 
@@ -153,8 +157,7 @@ class SweepPreloader:
         backend = instantiate_backend(backend_config)
         if execution["isolation"] != "process" or not forkable(backend):
             return
-        n_jobs = launcher.get("n_jobs")
-        concurrency = 1 if n_jobs is None else (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+        concurrency = concurrency_of(SimpleNamespace(mode=RunMode.MULTIRUN, launcher=launcher))
         preload(backend_config, backend.threads or threads_for({"execution": execution}, concurrency))
 
 
