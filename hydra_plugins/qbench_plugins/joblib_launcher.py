@@ -40,12 +40,14 @@ def chunks_by_backend(job_overrides: Sequence[Sequence[str]], workers: int) -> l
     return chunks
 
 
-def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config, task_function, singleton_state):
-    """hydra_joblib_launcher's execute_job for each job of a chunk, composing through one SweepComposer."""
-    from hydra.core.utils import run_job
+def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config, task_function, singleton_state,
+                   hydra_resolver_used: bool):
+    """hydra_joblib_launcher's execute_job for each job of a chunk, composing through one SweepComposer
+    and running through qbench.jobs.run_job (Hydra's run_job, less copying)."""
     from omegaconf import open_dict
 
     from qbench.compose import SweepComposer
+    from qbench.jobs import run_job
 
     setup_globals()
     Singleton.set_state(singleton_state)
@@ -57,8 +59,8 @@ def _execute_chunk(jobs: list[tuple[int, Sequence[str]]], hydra_context, config,
             sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
             sweep_config.hydra.job.num = idx
         # (the stock launcher also sets HydraConfig here; run_job sets it first thing anyway)
-        returns.append(run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
-                               job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir"))
+        returns.append(run_job(hydra_context, sweep_config, task_function,
+                               resolve_dirs_with_job_config=hydra_resolver_used or any("hydra:" in o for o in overrides)))
     return returns
 
 
@@ -78,6 +80,8 @@ class QbenchJoblibLauncher(JoblibLauncher):
         from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
         from joblib import Parallel, delayed
 
+        from qbench.jobs import needs_job_hydra_config
+
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
@@ -92,10 +96,11 @@ class QbenchJoblibLauncher(JoblibLauncher):
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
             log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
         singleton_state = Singleton.get_state()
+        hydra_resolver_used = needs_job_hydra_config(self.config)
         joblib_cfg["batch_size"] = 1  # a chunk is already a batch
         done = Parallel(**joblib_cfg)(
             delayed(_execute_chunk)([(initial_job_idx + p, job_overrides[p]) for p in chunk], self.hydra_context,
-                                    self.config, self.task_function, singleton_state)
+                                    self.config, self.task_function, singleton_state, hydra_resolver_used)
             for chunk in chunks)
         _release_workers()
         by_position = {p: ret for chunk, rets in zip(chunks, done) for p, ret in zip(chunk, rets)}
