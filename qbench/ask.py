@@ -422,9 +422,10 @@ def benchmark_config(translation: Translation, request: str) -> tuple[dict | Non
     from hydra._internal.utils import get_args_parser
     from omegaconf import OmegaConf
 
-    points, problem = cli.preflight(get_args_parser().parse_args(translation.argv))
+    expansion, problem = cli.preflight(get_args_parser().parse_args(translation.argv))
     if problem:
         return None, problem
+    points = expansion.points
     cfgs = [p.cfg for p in points]
     workers = plan.concurrency(points, True)
     ex = cfgs[0].execution

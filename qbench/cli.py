@@ -44,23 +44,23 @@ def _hydra_passthrough(args) -> bool:
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
-def preflight(args, on_point=None) -> tuple[list, str | None]:
-    """(every point of the command, composed and validated, None), or ([], the one-line error).
-    `on_point` sees each point as soon as it is composed, before any is validated."""
+def preflight(args, on_point=None):
+    """(the command composed, every point validated: a sweep.Expansion, None), or (None, the one-line
+    error). `on_point` sees each point as soon as it is composed, before any is validated."""
     from qbench import sweep
     from qbench.compose import COMPOSE_ERRORS
     from qbench.validate import ConfigError, check_point
 
     try:
-        points = sweep.expand(args.overrides, args.multirun, args.config_dir, args.config_name or "config",
-                              on_point=on_point)
-        for point in points:
+        expansion = sweep.compose_command(args.overrides, args.multirun, args.config_dir,
+                                          args.config_name or "config", on_point=on_point)
+        for point in expansion.points:
             check_point(point.cfg)
     except ConfigError as exc:
-        return [], str(exc)
+        return None, str(exc)
     except COMPOSE_ERRORS as exc:
-        return [], sweep.one_line(exc)
-    return points, None
+        return None, sweep.one_line(exc)
+    return expansion, None
 
 
 def run_hydra(argv: list[str]) -> int:
@@ -74,15 +74,15 @@ def run_hydra(argv: list[str]) -> int:
     if not _hydra_passthrough(args):
         from qbench.progress import SWEEP_SIZE_ENV
 
-        points, problem = preflight(args, zygote.SweepPreloader() if args.multirun else None)
+        expansion, problem = preflight(args, zygote.SweepPreloader() if args.multirun else None)
         if problem:
             zygote.stop()
             return error(problem)
-        os.environ[SWEEP_SIZE_ENV] = str(len(points))
+        os.environ[SWEEP_SIZE_ENV] = str(len(expansion.points))
         from qbench import sweep
 
-        sweep.preflight_checked = True  # Hydra's sweeper need not compose every job again
-        if args.multirun and len(points) > 1:
+        sweep.preflight = expansion  # Hydra's sweeper need not compose every job again, nor the joblib launcher's jobs
+        if args.multirun and len(expansion.points) > 1:
             zygote.serve()  # imports done (or nearly): forks the sweep's workers from here on
         else:
             zygote.stop()

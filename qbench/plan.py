@@ -153,10 +153,10 @@ def build(argv: list[str]) -> tuple[dict | None, str | None]:
     args = get_args_parser().parse_args(argv)
     if _hydra_passthrough(args):
         return None, "qbench plan takes the arguments of a launch (-m, overrides), not Hydra's --help/--cfg/--info"
-    points, problem = preflight(args)
+    expansion, problem = preflight(args)
     if problem:
         return None, problem
-    return make_plan(points, args.multirun, "python -m qbench " + shlex.join(argv)), None
+    return make_plan(expansion.points, args.multirun, "python -m qbench " + shlex.join(argv)), None
 
 
 def main(argv: list[str]) -> int:

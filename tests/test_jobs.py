@@ -117,3 +117,52 @@ def test_the_hydra_resolver_in_the_output_folder_needs_the_job_config(hydra, tmp
     expected = _observe(_hydras, hydra, master, config, _task)["job_dir"]
     assert expected.endswith("backend=cirq,n_qubits=4")
     assert _observe(_ours, hydra, master, config, _task)["job_dir"] == expected
+
+
+# -- the joblib launcher's jobs get the pre-flight's configs, which are Hydra's --------------------------
+def test_a_sweeps_jobs_get_exactly_the_configs_hydra_composes(tmp_path, monkeypatch):
+    """A real joblib sweep: the CLI's pre-flight configs are shipped to the jobs (its master config is
+    Hydra's own), and every job's .hydra files are those of Hydra's own composition and run_job."""
+    from tests.conftest import run_qbench
+
+    workdir = tmp_path
+    sweep_dir = workdir / "sweep"
+    command = ["-m", "backend=cirq,stim", "circuit=ghz", "n_qubits=3,4", "execution=quick",
+               "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]
+    result = run_qbench(*command, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "job configs: composed by pre-flight" in result.stdout + result.stderr
+
+    monkeypatch.chdir(workdir)  # hydra.runtime.cwd, as the sweep had it
+    setbase("1.3")
+    hydra = sweep._hydra(None)
+    try:
+        master = OmegaConf.load(sweep_dir / "multirun.yaml")  # Hydra's master config, as its sweeper saved it
+        jobs_in_order = [[f"backend={b}", "circuit=ghz", f"n_qubits={n}", "execution=quick"]
+                         for b in ("cirq", "stim") for n in (3, 4)]  # the sweeper's order
+        for num, job in enumerate(jobs_in_order):
+            expected = hydra.config_loader.load_sweep_config(master, job)
+            with open_dict(expected):  # what the launcher and run_job set
+                expected.hydra.job.id, expected.hydra.job.num = f"{expected.hydra.job.name}_{num}", num
+                job_dir = sweep_dir / OmegaConf.select(expected, "hydra.sweep.subdir")
+                expected.hydra.runtime.output_dir = str(job_dir)
+            saved = {p.name: p.read_text() for p in (job_dir / ".hydra").iterdir()}
+            expected_task = copy.deepcopy(expected)
+            with open_dict(expected_task):
+                del expected_task["hydra"]
+            assert saved["config.yaml"] == OmegaConf.to_yaml(expected_task), job
+            assert saved["hydra.yaml"] == OmegaConf.to_yaml(OmegaConf.masked_copy(expected, "hydra")), job
+            assert saved["overrides.yaml"] == OmegaConf.to_yaml(expected.hydra.overrides.task), job
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def test_preflight_configs_are_used_only_for_an_identical_master(hydra, tmp_path):
+    expansion = sweep.compose_command(["backend=cirq,stim", "n_qubits=4"], multirun=True)
+    jobs_overrides = [point.overrides for point in expansion.points]
+    master = copy.deepcopy(expansion.master)
+    assert expansion.configs_for(master, jobs_overrides) == [point.cfg for point in expansion.points]
+    assert expansion.configs_for(master, [["backend=qsim", "n_qubits=4"]]) is None  # a job it did not compose
+    with open_dict(master):
+        master.shots = 10  # another master: its jobs differ
+    assert expansion.configs_for(master, jobs_overrides) is None

@@ -18,7 +18,7 @@ class QbenchBasicSweeper(BasicSweeper):
         from qbench import sweep
         from qbench.compose import SweepComposer
 
-        if sweep.preflight_checked:
+        if sweep.preflight is not None:
             return
         composer = SweepComposer(self.hydra_context.config_loader)
         for overrides in batch:
