@@ -161,30 +161,50 @@ class SqliteStore:
                 artifacts: dict, status: str) -> str:
         """One finished run in one transaction: tags, params, metrics (key, value, timestamp ms, step),
         artifacts ({file name: local path or text}), then its end status. Returns the run id."""
+        return self._write(lambda db: self._log_run(db, experiment_id, run_name, tags, params, metrics, artifacts,
+                                                    status))
+
+    def log_runs(self, runs: list[dict]) -> list:
+        """Several finished runs (each log_run's arguments as a dict) in one transaction, one disk sync
+        instead of one per run. Each run is all or nothing on its own (a savepoint): a run that fails is
+        rolled back alone and its exception takes its place in the returned run ids."""
         def work(db):
-            run_id, artifact_uri = self._insert_run(db, experiment_id, run_name, tags)
-            for key in params:
-                _check_key(key)
-            db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                           [(key, str(value)[:MAX_PARAM_LENGTH], run_id) for key, value in params.items()])
-            rows, latest = [], {}
-            for key, value, timestamp, step in metrics:
-                _check_key(key)
-                stored, is_nan = _metric_value(value)
-                rows.append((key, stored, timestamp, run_id, step, is_nan))
-                # latest_metrics: the newest by (step, timestamp, value), as MLflow keeps it
-                if key not in latest or (step, timestamp, stored) > latest[key][:3]:
-                    latest[key] = (step, timestamp, stored, is_nan)
-            db.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", rows)
-            db.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                           "VALUES (?, ?, ?, ?, ?, ?)",
-                           [(key, stored, timestamp, step, is_nan, run_id)
-                            for key, (step, timestamp, stored, is_nan) in latest.items()])
-            self._write_artifacts(artifact_uri, artifacts)
-            db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, _now_ms(), run_id))
-            return run_id
+            outcomes = []
+            for run in runs:
+                db.execute("SAVEPOINT qbench_run")
+                try:
+                    outcomes.append(self._log_run(db, **run))
+                except Exception as exc:  # noqa: BLE001 - reported to the caller, the others are kept
+                    db.execute("ROLLBACK TO qbench_run")
+                    outcomes.append(exc)
+                db.execute("RELEASE qbench_run")
+            return outcomes
         return self._write(work)
+
+    def _log_run(self, db, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: list[tuple],
+                 artifacts: dict, status: str) -> str:
+        run_id, artifact_uri = self._insert_run(db, experiment_id, run_name, tags)
+        for key in params:
+            _check_key(key)
+        db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                       [(key, str(value)[:MAX_PARAM_LENGTH], run_id) for key, value in params.items()])
+        rows, latest = [], {}
+        for key, value, timestamp, step in metrics:
+            _check_key(key)
+            stored, is_nan = _metric_value(value)
+            rows.append((key, stored, timestamp, run_id, step, is_nan))
+            # latest_metrics: the newest by (step, timestamp, value), as MLflow keeps it
+            if key not in latest or (step, timestamp, stored) > latest[key][:3]:
+                latest[key] = (step, timestamp, stored, is_nan)
+        db.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(key, stored, timestamp, step, is_nan, run_id)
+                        for key, (step, timestamp, stored, is_nan) in latest.items()])
+        self._write_artifacts(artifact_uri, artifacts)
+        db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, _now_ms(), run_id))
+        return run_id
 
     @staticmethod
     def _write_artifacts(artifact_uri: str, artifacts: dict) -> None:

@@ -150,6 +150,16 @@ class MlflowClientStore:
         self.set_status(run_id, status)
         return run_id
 
+    def log_runs(self, runs: list[dict]) -> list:
+        """log_run for each run: its run id, or the exception that stopped it."""
+        outcomes = []
+        for run in runs:
+            try:
+                outcomes.append(self.log_run(**run))
+            except Exception as exc:  # noqa: BLE001 - reported to the caller, the others are kept
+                outcomes.append(exc)
+        return outcomes
+
 
 def _ensure_store(uri: str) -> str:
     _make_store_folder(uri)
@@ -263,10 +273,46 @@ def flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
+def _point_run(exp_id: str, parent: str | None, task_cfg: dict, record: dict, output_dir: Path) -> dict:
+    """A finished point as the arguments of a store's log_run: a child run of `parent` (or standalone)."""
+    cfg = record.get("config", {})
+    tags = {"backend": record.get("backend"), "circuit": cfg.get("circuit_type"), "n_qubits": cfg.get("n_qubits"),
+            "noise": cfg.get("noise_model"), "noise_strength": cfg.get("noise_strength"),
+            "status": record["status"], "benchmark_id": record.get("benchmark_id"),
+            "qbench.run_id": record.get("run_id"), "reason": (record.get("reason") or "")[:4000],
+            **_owner_tags()}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    now = int(time.time() * 1000)
+    params = {k: str(v)[:6000] for k, v in flatten(task_cfg).items()}
+    metrics = [(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    metrics += [("execution_time_repetition", float(v), now, step)
+                for step, v in enumerate(record.get("metrics", {}).get("execution_times_seconds") or [])]
+    artifacts = {}
+    result_path = Path(output_dir) / records.RESULT_FILE
+    if result_path.exists():
+        artifacts[records.RESULT_FILE] = result_path
+    if cfg.get("circuit_type") in circuits.FAMILIES and cfg.get("n_qubits"):
+        circuit = circuits.build(cfg["circuit_type"], cfg["n_qubits"], cfg.get("depth"), cfg.get("circuit_seed"))
+        artifacts["circuit.qasm"] = circuit.to_qasm()
+    return {"experiment_id": exp_id, "run_name": Path(output_dir).name,
+            "tags": {k: str(v) for k, v in tags.items()}, "params": params, "metrics": metrics,
+            "artifacts": artifacts, "status": "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"}
+
+
 def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, sweep_dir: Path | None) -> str | None:
     """Log one finished point as a child run (or a standalone run outside a sweep)."""
     if not tracking_cfg.enabled:
         return None
+    return log_points(tracking_cfg, [(task_cfg, record, Path(output_dir))], sweep_dir)[0]
+
+
+def log_points(tracking_cfg, points: list[tuple[dict, dict, Path]], sweep_dir: Path | None) -> list[str | None]:
+    """Log finished points, each (task config, record, output dir), in one write: their run ids (None where
+    one could not be logged; tracking never fails a run)."""
+    if not tracking_cfg.enabled or not points:
+        return [None] * len(points)
     try:
         ids = records.read(Path(sweep_dir) / IDS_FILE) if sweep_dir else None
         if ids is None:  # single run: this process is the only writer, create what is missing
@@ -274,35 +320,20 @@ def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, swee
             exp_id, parent = experiment_id(store, tracking_cfg.experiment, tracking_cfg.artifact_location), None
         else:
             store, exp_id, parent = _store(ids["uri"]), ids["experiment_id"], ids["parent_run_id"]
-        cfg = record.get("config", {})
-        tags = {"backend": record.get("backend"), "circuit": cfg.get("circuit_type"), "n_qubits": cfg.get("n_qubits"),
-                "noise": cfg.get("noise_model"), "noise_strength": cfg.get("noise_strength"),
-                "status": record["status"], "benchmark_id": record.get("benchmark_id"),
-                "qbench.run_id": record.get("run_id"), "reason": (record.get("reason") or "")[:4000],
-                **_owner_tags()}
-        if parent:
-            tags["mlflow.parentRunId"] = parent
-        now = int(time.time() * 1000)
-        params = {k: str(v)[:6000] for k, v in flatten(task_cfg).items()}
-        metrics = [(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        metrics += [("execution_time_repetition", float(v), now, step)
-                    for step, v in enumerate(record.get("metrics", {}).get("execution_times_seconds") or [])]
-        artifacts = {}
-        result_path = Path(output_dir) / records.RESULT_FILE
-        if result_path.exists():
-            artifacts[records.RESULT_FILE] = result_path
-        if cfg.get("circuit_type") in circuits.FAMILIES and cfg.get("n_qubits"):
-            circuit = circuits.build(cfg["circuit_type"], cfg["n_qubits"], cfg.get("depth"), cfg.get("circuit_seed"))
-            artifacts["circuit.qasm"] = circuit.to_qasm()
-        status = "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"
-        run_id = store.log_run(exp_id, Path(output_dir).name, {k: str(v) for k, v in tags.items()}, params, metrics,
-                               artifacts, status)
-        records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": run_id, "result": _identity(record)})
-        return run_id
+        outcomes = store.log_runs([_point_run(exp_id, parent, *point) for point in points])
     except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
-        log.warning("MLflow: could not log %s: %s", output_dir, exc)
-        return None
+        outcomes = [exc] * len(points)
+    run_ids = []
+    for (_, record, output_dir), outcome in zip(points, outcomes):
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": outcome, "result": _identity(record)})
+            run_ids.append(outcome)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("MLflow: could not log %s: %s", output_dir, exc)
+            run_ids.append(None)
+    return run_ids
 
 
 def lower_this_threads_priority() -> None:
@@ -362,6 +393,8 @@ class SweepTracker:
             self._stop.wait(self.POLL_SECONDS)
 
     def log_new_results(self) -> None:
+        """Every result finished since the last look, logged in one write (one disk sync for them all)."""
+        new = []
         for path in records.find_results(self.sweep_dir):
             try:
                 mtime = path.stat().st_mtime
@@ -373,7 +406,8 @@ class SweepTracker:
             record = records.read(path)
             if record is None or is_logged(path.parent, record):
                 continue
-            log_point(self.tracking_cfg, _task_config(path.parent, record), record, path.parent, self.sweep_dir)
+            new.append((_task_config(path.parent, record), record, path.parent))
+        log_points(self.tracking_cfg, new, self.sweep_dir)
 
 
 def export_sweep(uri: str, experiment: str, outputs: Path, parent_run_id: str | None = None) -> Path:

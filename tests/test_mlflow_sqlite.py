@@ -148,6 +148,23 @@ def test_a_bad_key_writes_nothing(empty_store):
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0  # the transaction rolled back
 
 
+def test_a_batch_keeps_its_good_runs_and_drops_a_bad_one_whole(empty_store):
+    store = mlflow_sqlite.open_store(f"sqlite:///{empty_store}")
+    exp = store.experiment_id("qbench-test", (empty_store.parent / "a").as_uri())
+
+    def run(name, params):
+        return {"experiment_id": exp, "run_name": name, "tags": {"backend": name}, "params": params,
+                "metrics": [("m", 1.0, 0, 0)], "artifacts": {"note.txt": name}, "status": "FINISHED"}
+
+    first, bad, last = store.log_runs([run("first", {"a": "1"}), run("bad", {"bad\nkey": "1"}), run("last", {"b": "2"})])
+    assert isinstance(bad, ValueError) and "invalid MLflow key" in str(bad)
+    with sqlite3.connect(empty_store) as db:
+        assert sorted(db.execute("SELECT name, status FROM runs")) == [("first", "FINISHED"), ("last", "FINISHED")]
+        assert sorted(db.execute("SELECT value FROM tags WHERE key = 'backend'")) == [("first",), ("last",)]
+        assert db.execute("SELECT COUNT(*) FROM params").fetchone()[0] == 2
+        assert {run_id for (run_id,) in db.execute("SELECT run_uuid FROM metrics")} == {first, last}
+
+
 def test_other_stores_go_through_mlflow(empty_store, tmp_path):
     assert mlflow_sqlite.open_store("http://127.0.0.1:5000") is None
     assert mlflow_sqlite.open_store(f"sqlite:///{tmp_path / 'absent.db'}") is None
