@@ -5,12 +5,16 @@ Runs the design's GHZ sweep (cirq, qiskit-aer, qsim, pennylane, stim x n_qubits 
 each circuit built with the library's own API, 1 dry run, 1 warm-up, 3 timed runs, median.
 Same options as qbench's defaults: single precision, 1 thread per simulation (qbench's two
 joblib workers each get 1 of the 2 cores), Aer's default fusion, lightning.qubit.
+The C heap is pinned as in qbench's workers (qbench/allocator.py): with glibc's default, a point's
+time depends on what ran before it in the process (cirq 16 qubits: 13.6 ms as the first library,
+12.1 ms after a 20-qubit run; bench/allocator_history.py), and here cirq happens to run first.
 
     .venv/bin/python bench/plain_loop.py --out bench/results/plain_loop.json
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -20,6 +24,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # lightning.qubit's threads, as q
 
 START = time.perf_counter()
 SHOTS, SEED = 1000, 42
+LIBC = ctypes.CDLL("libc.so.6")
+LIBC.mallopt(-3, 32 * 2**20), LIBC.mallopt(-1, 64 * 2**20)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: fixed
 
 
 def cirq_ghz(n):
@@ -97,6 +103,7 @@ def main() -> None:
     for name, build in LIBRARIES.items():
         for n in range(4, 22, 2):
             call = build(n)
+            LIBC.malloc_trim(0)  # each point starts from a released heap, as in qbench
             start = time.perf_counter()
             call()
             dry = time.perf_counter() - start

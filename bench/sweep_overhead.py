@@ -10,8 +10,8 @@
    within 10 %).
 
 The machine's speed drifts by 10-20 % from minute to minute here, so the three runs are
-repeated in interleaved rounds (--rounds, default 3) and medians are reported: wall times
-per side, and each point's time over the rounds on each side.
+repeated in interleaved rounds (--rounds, default 6), in reversed order every other round, and
+medians are reported: wall times per side, and each point's time over the rounds on each side.
 
     .venv/bin/python bench/sweep_overhead.py        # writes bench/results/sweep_overhead.json
 """
@@ -46,23 +46,28 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_round(tmp: Path) -> dict:
-    """The plain loop, the qbench sweep and the sweep without MLflow, once each, into `tmp`."""
+def run_side(side: str, tmp: Path) -> dict:
+    """One side, timed from the shell's view, its CPU-seconds counted over it and its children."""
     cpu = children_cpu_seconds()
-    plain_wall, plain = timed([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out",
-                               str(tmp / "plain.json")], ROOT)
-    assert plain.returncode == 0, plain.stderr
-    plain_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
-    qbench_wall, run = timed([sys.executable, "-m", "qbench", *SWEEP], tmp)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    qbench_cpu, cpu = children_cpu_seconds() - cpu, children_cpu_seconds()
-    # The same sweep without MLflow, into another folder: what tracking itself costs.
-    untracked_wall, untracked = timed([sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false",
-                                       "hydra.sweep.dir=untracked"], tmp)
-    assert untracked.returncode == 0, untracked.stdout[-3000:] + untracked.stderr[-3000:]
-    return {"plain_wall": plain_wall, "plain_cpu": plain_cpu, "qbench_wall": qbench_wall, "qbench_cpu": qbench_cpu,
-            "untracked_wall": untracked_wall, "untracked_cpu": children_cpu_seconds() - cpu,
-            "plain_rows": json.loads((tmp / "plain.json").read_text())["rows"],
+    if side == "plain":
+        command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out", str(tmp / "plain.json")]
+    elif side == "qbench":
+        command = [sys.executable, "-m", "qbench", *SWEEP]
+    else:  # the same sweep without MLflow, into another folder: what tracking itself costs
+        command = [sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false", "hydra.sweep.dir=untracked"]
+    wall, done = timed(command, ROOT if side == "plain" else tmp)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"wall": wall, "cpu": children_cpu_seconds() - cpu}
+
+
+def one_round(tmp: Path, number: int) -> dict:
+    """The plain loop, the qbench sweep and the sweep without MLflow, once each, into `tmp`; the
+    order is reversed every other round, so that going first or last favours no side."""
+    sides = ["plain", "qbench", "untracked"]
+    order = sides if number % 2 == 0 else sides[::-1]
+    measured = {side: run_side(side, tmp) for side in order}
+    return {**{f"{side}_{key}": value for side in sides for key, value in measured[side].items()},
+            "order": order, "plain_rows": json.loads((tmp / "plain.json").read_text())["rows"],
             "records": [json.loads(p.read_text()) for p in tmp.glob("outputs/bench_*/*/result.json")]}
 
 
@@ -71,17 +76,17 @@ def main() -> int:
     from qbench import environment
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three runs; medians are reported")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of the three runs; medians are reported")
     rounds_wanted = parser.parse_args().rounds
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     rounds = []
     for number in range(rounds_wanted):  # interleaved, so that a slow spell of the machine hits every side
         with tempfile.TemporaryDirectory() as tmp:
-            rounds.append(one_round(Path(tmp)))
+            rounds.append(one_round(Path(tmp), number))
         r = rounds[-1]
-        print(f"round {number + 1}: plain {r['plain_wall']:.1f} s, qbench {r['qbench_wall']:.1f} s, "
-              f"without MLflow {r['untracked_wall']:.1f} s", flush=True)
+        print(f"round {number + 1} ({' -> '.join(r['order'])}): plain {r['plain_wall']:.1f} s, "
+              f"qbench {r['qbench_wall']:.1f} s, without MLflow {r['untracked_wall']:.1f} s", flush=True)
     median = statistics.median
 
     def med(key: str) -> float:
@@ -100,36 +105,46 @@ def main() -> int:
     points = []
     for key in sorted(qbench_s):
         row = {"backend": key[0], "n_qubits": key[1], "qbench_seconds": median(qbench_s[key]),
-               "plain_seconds": median(plain_s[key]), "run_wall_seconds": median(walls[key])}
+               "plain_seconds": median(plain_s[key]), "run_wall_seconds": median(walls[key]),
+               "qbench_seconds_per_round": qbench_s[key], "plain_seconds_per_round": plain_s[key]}
         row["ratio"] = row["qbench_seconds"] / row["plain_seconds"]
         row["checked"] = row["plain_seconds"] >= 0.010
         points.append(row)
     checked = [p for p in points if p["checked"]]
     outside = [p for p in checked if abs(p["ratio"] - 1) > 0.10]
     plain_wall, qbench_wall, untracked_wall = med("plain_wall"), med("qbench_wall"), med("untracked_wall")
+    ratio = median(r["qbench_wall"] / r["plain_wall"] for r in rounds)
+    untracked_ratio = median(r["untracked_wall"] / r["plain_wall"] for r in rounds)
     result = {
         "benchmark": "sweep_overhead", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
                     "ram_gb": environment.machine()["ram_gb"], "python": platform.python_version()},
         "command": "python -m qbench " + " ".join(SWEEP), "rounds": len(rounds),
         "plain_loop_wall_seconds": plain_wall, "qbench_wall_seconds": qbench_wall,
-        "wall_ratio_qbench_over_plain": qbench_wall / plain_wall,
+        # The headline: each round's sides ran seconds apart, so their ratio is spared the
+        # machine's drift from round to round; the ratio of the median walls is kept beside it.
+        "wall_ratio_qbench_over_plain": ratio, "wall_ratio_of_median_walls": qbench_wall / plain_wall,
         "wall_ratio_per_round": [r["qbench_wall"] / r["plain_wall"] for r in rounds],
+        "walls_per_round": [{"order": r["order"], "plain": r["plain_wall"], "qbench": r["qbench_wall"],
+                             "without_mlflow": r["untracked_wall"]} for r in rounds],
         "plain_loop_cpu_seconds": med("plain_cpu"), "qbench_cpu_seconds": med("qbench_cpu"),
         "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": med("untracked_cpu"),
-        "wall_ratio_without_mlflow": untracked_wall / plain_wall,
+        "wall_ratio_without_mlflow": untracked_ratio,
         "run_overhead_median_seconds": median(overheads),
         "timing_points_checked": len(checked), "timing_points_outside_10_percent": outside, "points": points,
     }
     (out / "sweep_overhead.json").write_text(json.dumps(result, indent=2))
-    print(f"median of {len(rounds)} rounds: plain loop {plain_wall:.1f} s ({med('plain_cpu'):.1f} CPU s), "
-          f"qbench {qbench_wall:.1f} s ({med('qbench_cpu'):.1f} CPU s), ratio {qbench_wall / plain_wall:.2f}; "
+    print(f"median of {len(rounds)} rounds (ratios: median of each round's): plain loop {plain_wall:.1f} s "
+          f"({med('plain_cpu'):.1f} CPU s), "
+          f"qbench {qbench_wall:.1f} s ({med('qbench_cpu'):.1f} CPU s), ratio {ratio:.2f}; "
           f"without MLflow {untracked_wall:.1f} s ({med('untracked_cpu'):.1f} CPU s), "
-          f"ratio {untracked_wall / plain_wall:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms; "
+          f"ratio {untracked_ratio:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms; "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
     for p in outside:
         print(f"  outside: {p['backend']} {p['n_qubits']}q qbench {1e3 * p['qbench_seconds']:.2f} ms "
-              f"vs plain {1e3 * p['plain_seconds']:.2f} ms")
+              f"vs plain {1e3 * p['plain_seconds']:.2f} ms (rounds: qbench "
+              f"{', '.join(f'{1e3 * s:.1f}' for s in p['qbench_seconds_per_round'])}; plain "
+              f"{', '.join(f'{1e3 * s:.1f}' for s in p['plain_seconds_per_round'])})")
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from qbench import pipes, reference
+from qbench import allocator, pipes, reference
 from qbench.backends.base import Backend
 from qbench.noise import Noise
 
@@ -47,6 +47,8 @@ def measure(request: dict) -> dict:
     """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed)."""
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
+    allocator.pin_thresholds()  # the same heap behaviour whatever ran before in this process
+    allocator.release_free_heap()
     pipes.reset_peak_rss()
 
     start = time.perf_counter()

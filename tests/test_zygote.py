@@ -118,3 +118,16 @@ def test_bad_input_stops_the_early_zygote_at_once(tmp_path):
     left = subprocess.run(["pgrep", "-f", f"qbench-zygote-{cli.pid}-"], capture_output=True, text=True)
     assert left.stdout == ""
     assert not (tmp_path / "outputs").exists()
+
+
+def test_what_the_zygote_imports_before_the_thread_settings_loads_no_native_thread_pool():
+    """NumPy (OpenBLAS) and the OpenMP runtime read their thread counts once, when loaded: anything
+    imported before the sweep's settings arrive must load neither."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from qbench.zygote import THREAD_FREE_IMPORTS as names; [__import__(n) for n in names]; "
+             "import pathlib; maps = pathlib.Path('/proc/self/maps').read_text(); "
+             "print(len(names), 'numpy' in sys.modules, 'libgomp' in maps or 'libomp' in maps, 'openblas' in maps)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(len(zygote.THREAD_FREE_IMPORTS)), "False", "False", "False"]
