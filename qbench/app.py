@@ -34,13 +34,14 @@ def task(cfg: DictConfig) -> str:
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    sweep_dir = benchmark_dir(hydra_cfg) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    directory = benchmark_dir(hydra_cfg)
     record = finished_record(cfg, output_dir)
     if record is not None:  # a resumed sweep: this point already finished, keep it as it is
         log.info("kept the earlier %s result in %s", record["status"], output_dir)
     else:
-        record = run_point(cfg, output_dir, benchmark_dir(hydra_cfg).name, concurrency_of(hydra_cfg))
-    if sweep_dir is None and not tracking.is_logged(output_dir, record):  # a sweep's points: its SweepTracker
+        record = run_point(cfg, output_dir, directory.name, concurrency_of(hydra_cfg))
+    single_run = hydra_cfg.mode != RunMode.MULTIRUN  # a sweep's points are logged by its SweepTracker
+    if single_run and not tracking.is_logged(output_dir, record):
         tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, None)
-    progress.point_finished(record, benchmark_dir(hydra_cfg))
+    progress.point_finished(record, directory)
     return record["status"]

@@ -15,13 +15,13 @@ Lifecycle inside a worker process:
 """
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from qbench import environment
 from qbench.circuits import Circuit
 from qbench.noise import MODELS, Noise
 
@@ -130,13 +130,7 @@ class Backend:
         return f"state vector 2^{n_qubits} x {amp} B"
 
     def versions(self) -> dict[str, str]:
-        found = {}
-        for package in self.packages:
-            try:
-                found[package] = importlib.metadata.version(package)
-            except importlib.metadata.PackageNotFoundError:
-                found[package] = None
-        return found
+        return {package: environment.package_version(package) for package in self.packages}
 
     def describe(self) -> dict:
         """Every option that shapes the simulation, recorded in the result."""
