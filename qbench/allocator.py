@@ -43,6 +43,14 @@ def pin_thresholds() -> bool:
     return _pinned
 
 
+def describe() -> str:
+    """How this process's heap was set for its timed runs, as recorded in each result."""
+    if not _pinned:
+        return "system default"
+    return (f"glibc thresholds pinned (mmap {MMAP_THRESHOLD_BYTES >> 20} MiB, trim {TRIM_THRESHOLD_BYTES >> 20} MiB), "
+            "free heap released before the point")
+
+
 def release_free_heap() -> bool:
     """Hand the heap's free memory back to the kernel, so the next point's peak is its own (True
     where some was)."""

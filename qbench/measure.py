@@ -81,6 +81,7 @@ def measure(request: dict) -> dict:
         "dry_run_seconds": dry_run_seconds,
         "execution_times_seconds": times,
         "memory_peak_mb": memory_peak_mb,
+        "heap": allocator.describe(),
         "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"]),
         "backend_details": {**backend.describe(), **backend.noise_details(circuit, spec)},
     }

@@ -257,6 +257,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     times = outcome["execution_times_seconds"]
     median = statistics.median(times)
     record["config"]["backend_options"].update(outcome["backend_details"])
+    record["environment"]["heap"] = outcome.get("heap")  # qbench.allocator: how the timed runs' heap behaved
     record["metrics"].update(
         execution_time_seconds=median, execution_times_seconds=times,
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],

@@ -97,6 +97,19 @@ def test_memory_peak_reflects_the_run(workdir):
     assert large["metrics"]["memory_peak_mb"] - small["metrics"]["memory_peak_mb"] > 100
 
 
+def test_a_points_memory_peak_and_heap_do_not_carry_over_from_the_point_before(workdir):
+    """qbench.allocator: the heap a 20-qubit cirq run keeps (its arrays are under the pinned mmap
+    threshold) is handed back before the next point, so a small point after it peaks as it did alone."""
+    def point(n_qubits, name):
+        return run_point(compose_point("backend=cirq", f"n_qubits={n_qubits}", "execution=quick",
+                                       "execution.verify_max_qubits=0"), workdir / name, "test")
+
+    alone, large, after = point(4, "a"), point(20, "l"), point(4, "b")
+    assert large["metrics"]["memory_peak_mb"] - alone["metrics"]["memory_peak_mb"] > 16  # 8 MiB states, copies
+    assert abs(after["metrics"]["memory_peak_mb"] - alone["metrics"]["memory_peak_mb"]) < 4
+    assert after["environment"]["heap"].startswith("glibc thresholds pinned")
+
+
 def test_threads_reach_the_worker_environment(workdir):
     cfg = compose_point("backend=qsim", "execution=quick", "execution.threads=1")
     record = run_point(cfg, workdir, "test")
