@@ -1,15 +1,18 @@
 """Each backend at its best here: QFT and random circuits at 20-26 qubits over its options.
 
 Runs qbench itself (basic launcher: one point at a time, nothing else competing for the 2
-cores), all in single precision so backends compare at equal precision. Two stages, because
+cores), every backend at one precision (--precision, default single) so they compare at equal
+precision; a backend built for the other precision only (qsim: single, QuEST: double) sits out. Two stages, because
 on 2 cores a 26-qubit random circuit takes minutes per run: every option variant at 20 and 22
 qubits; then each backend's fastest variant (least total time over stage 1) at 24 and 26
 qubits. For each (backend, circuit, n_qubits): the fastest configuration and the others.
 
-    .venv/bin/python bench/best_config.py    # writes bench/results/best_config.{json,md}; ~25 min here
+    .venv/bin/python bench/best_config.py                     # bench/results/best_config.{json,md}; ~15 min here
+    .venv/bin/python bench/best_config.py --precision double  # best_config_double.*: cirq, Aer, PennyLane, QuEST
 """
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -29,7 +32,10 @@ VARIANTS = {
     "qsim": ["backend=qsim", "backend.threads=1,2", "backend.max_fused_gate_size=2,4"],
     "pennylane": ["backend=pennylane", "backend.threads=1,2"],
     "cirq": ["backend=cirq"],
+    "quest": ["backend=quest", "backend.threads=1,2"],
 }
+# Backends built for one precision only: qsimcirq computes in float32, the pyquest wheels in double.
+ONLY = {"qsim": "single", "quest": "double"}
 OPTION_KEYS = ("threads", "fusion_enable", "max_fused_gate_size")
 
 
@@ -57,20 +63,29 @@ def winner(records: list[dict]) -> list[str] | None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", choices=("single", "double"), default="single",
+                        help="the one precision every backend runs at (default single)")
+    precision = parser.parse_args().precision
+    common = [*COMMON, f"backend.precision={precision}"]
+    suffix = "" if precision == "single" else f"_{precision}"
     records, commands = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for backend, overrides in VARIANTS.items():
+            if ONLY.get(backend, precision) != precision:
+                print(f"{backend}: {ONLY[backend]} precision only, not compared at {precision}", flush=True)
+                continue
             print(f"stage 1: {backend} ...", flush=True)
-            commands.append(" ".join(["python -m qbench -m", *overrides, *COMMON, *STAGE_1]))
-            stage_1 = sweep([*overrides, *COMMON, *STAGE_1], tmp)
+            commands.append(" ".join(["python -m qbench -m", *overrides, *common, *STAGE_1]))
+            stage_1 = sweep([*overrides, *common, *STAGE_1], tmp)
             records += stage_1
             best = winner(stage_1)
             if best is None:
                 print(f"stage 2: {backend} skipped, nothing finished at 20-22 qubits", flush=True)
                 continue
             print(f"stage 2: {backend} with {best} ...", flush=True)
-            commands.append(" ".join(["python -m qbench -m", overrides[0], *best, *COMMON, *STAGE_2]))
-            records += sweep([overrides[0], *best, *COMMON, *STAGE_2], tmp)
+            commands.append(" ".join(["python -m qbench -m", overrides[0], *best, *common, *STAGE_2]))
+            records += sweep([overrides[0], *best, *common, *STAGE_2], tmp)
 
     table = defaultdict(list)
     for r in records:
@@ -85,9 +100,9 @@ def main() -> int:
                      "variants": variants})
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "best_config.json").write_text(json.dumps({
+    (out / f"best_config{suffix}.json").write_text(json.dumps({
         "benchmark": "best_config", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commands": commands, "rows": rows},
+        "precision": precision, "commands": commands, "rows": rows},
         indent=2))
     lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. |",
              "|---|---|---|---|---|---|---|"]
@@ -99,7 +114,7 @@ def main() -> int:
                      f"{best['options'] if best else '-'} | {best['seconds']:.3g} | {others} | "
                      f"{(best['bandwidth_efficiency'] or float('nan')):.2f} |" if best else
                      f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | - | - | {others} | - |")
-    (out / "best_config.md").write_text("\n".join(lines) + "\n")
+    (out / f"best_config{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
