@@ -34,7 +34,7 @@ def build(point: str):
 def child(point: str, before: str | None, pinned: bool, repetitions: int) -> None:
     """One fresh process: maybe a big run first, then the point timed as qbench times it."""
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-    from qbench import allocator
+    from qbench.execution import heap as allocator
 
     if before:
         earlier = build(before)

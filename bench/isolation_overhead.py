@@ -21,7 +21,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from qbench import environment
-from qbench.runner import run_point
+from qbench.execution.runner import run_point
 
 
 def measure(backend: str, isolation: str, points: int, repetitions: int) -> list[float]:

@@ -26,9 +26,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import plain_loop  # noqa: E402  (after the thread setting)
 import yaml  # noqa: E402
 
-from qbench import circuits  # noqa: E402
+from qbench.circuits import canonical as circuits  # noqa: E402
 from qbench.backends.base import RunSpec  # noqa: E402
-from qbench.measure import instantiate_backend  # noqa: E402
+from qbench.backends.registry import instantiate_backend  # noqa: E402
 
 DEFAULT_POINTS = [(b, n) for b in plain_loop.LIBRARIES for n in (14, 16, 18, 20)]
 

@@ -105,7 +105,9 @@ def synthesize(template: dict, sweep: Path, count: int, seed: int = 7) -> int:
 
 def phases(sweep: Path) -> dict:
     """Where the time goes, in-process (imports excluded)."""
-    from qbench import plots, report, summarize
+    from qbench.results import plots
+    from qbench.results import report
+    from qbench.results import summary as summarize
 
     out, start = {}, time.perf_counter()
     summary = summarize.load(sweep)

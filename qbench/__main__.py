@@ -1,4 +1,4 @@
-from qbench.cli import entry_point
+from qbench.cli.main import entry_point
 
 if __name__ == "__main__":
     entry_point()

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 
-from qbench.progress import SWEEP_SIZE_ENV
+from qbench.results.progress import SWEEP_SIZE_ENV
 
 
 class ListSweeper(Sweeper):

@@ -38,7 +38,7 @@ class QbenchSubmititMixin:
 
     def _auto_params(self, configs: list) -> dict:
         """Values for every resource the user left as `auto`."""
-        from qbench.measure import instantiate_backend
+        from qbench.backends.registry import instantiate_backend
 
         timeout_s, memory_gb, cpus, gpus = 60.0, BASELINE_MEMORY_GB, 1, 0
         for cfg in configs:
@@ -64,7 +64,7 @@ class QbenchSubmititMixin:
         """
         import submitit
 
-        from qbench import records
+        from qbench.results import records
 
         configs = [self._job_config(o, initial_job_idx + i) for i, o in enumerate(job_overrides)]
         sized = self._auto_params(configs)
@@ -90,8 +90,8 @@ class QbenchSubmititMixin:
         return self._collect(jobs, configs, launched_at)
 
     def _collect(self, jobs, configs, launched_at: str) -> list[JobReturn]:
-        from qbench import records
-        from qbench.runner import record_lost_job
+        from qbench.execution.runner import record_lost_job
+        from qbench.results import records
 
         returns = []
         for job, cfg in zip(jobs, configs):

@@ -8,21 +8,20 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-# bandwidth, tracking and summarize need NumPy/MLflow/matplotlib: imported in the hooks, because
+from qbench.app import state
+# bandwidth, tracking and the summary need NumPy/MLflow/matplotlib: imported in the hooks, because
 # Hydra builds its callbacks even for `--help`.
-from qbench import progress, records
+from qbench.results import progress
 
 log = logging.getLogger("qbench")
 
-# Read by the CLI after Hydra returns: any error/timeout makes the process exit non-zero.
-outcome = {"failed": 0}
-# The sweep's MLflow writer (qbench.tracking.SweepTracker) in the launching process. Not an attribute:
-# Hydra pickles its callbacks into joblib workers, and a thread cannot be pickled.
+# The sweep's MLflow writer (qbench.results.tracking.SweepTracker) in the launching process. Not an
+# attribute: Hydra pickles its callbacks into joblib workers, and a thread cannot be pickled.
 _trackers: dict[str, object] = {}
 
 
 def _prewarm_charts() -> None:
-    from qbench import plots, tracking
+    from qbench.results import plots, tracking
 
     tracking.lower_this_threads_priority()
     try:
@@ -34,14 +33,15 @@ def _prewarm_charts() -> None:
 class QbenchCallback(Callback):
     def _finish(self, directory: Path) -> None:
         counts = progress.count_statuses(directory)
-        outcome["failed"] = sum(counts[s] for s in records.FAILED_STATUSES) + counts["unreadable"]
+        state.set_failed_points(progress.failed_count(counts))
         log.info("%s -> %s", progress.final_line(counts), directory)
 
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
         self._finish(Path(config.hydra.runtime.output_dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from qbench import bandwidth, tracking
+        from qbench.execution import bandwidth
+        from qbench.results import tracking
 
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -49,16 +49,17 @@ class QbenchCallback(Callback):
         threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from qbench import tracking
+        from qbench.results import tracking
 
-        self._finish(Path(config.hydra.sweep.dir))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        self._finish(sweep_dir)
         try:  # the records are already safe on disk: a broken report must not fail the sweep
-            from qbench import summarize
+            from qbench.results import summary
 
-            summarize.after_multirun(Path(config.hydra.sweep.dir))
+            summary.after_multirun(sweep_dir)
         except Exception:  # noqa: BLE001
-            log.exception("could not summarize %s", config.hydra.sweep.dir)
-        tracker = _trackers.pop(str(config.hydra.sweep.dir), None)
+            log.exception("could not summarize %s", sweep_dir)
+        tracker = _trackers.pop(str(sweep_dir), None)
         if tracker is not None:
             tracker.finish()  # every point logged before the parent run ends
-        tracking.end_sweep(Path(config.hydra.sweep.dir), outcome["failed"])
+        tracking.end_sweep(sweep_dir, state.failed_points())

@@ -14,13 +14,46 @@ from __future__ import annotations
 import copy
 from typing import Sequence
 
+import os
+
 from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path, get_args_parser
+from hydra.core.config_search_path import SearchPathQuery
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from hydra.version import setbase
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
+CONFIG_MODULE = "pkg://qbench.conf"
+VERSION_BASE = "1.3"  # qbench.app.task's hydra.main declares it
+
+
+def args_parser():
+    """The argument parser of a Hydra app, exactly as hydra.main builds it."""
+    return get_args_parser()
+
+
+def create_hydra(config_dir: str | None) -> Hydra:
+    """Hydra as hydra.main creates it for qbench's app (and a --config-dir DIR)."""
+    search_path = create_config_search_path(CONFIG_MODULE)
+    if config_dir is not None:
+        path = os.path.abspath(config_dir)
+        if not os.path.isdir(path):
+            raise HydraException(f"Additional config directory '{path}' not found")
+        search_path.prepend(provider="command-line", path=f"file://{path}", anchor=SearchPathQuery(provider="schema"))
+    GlobalHydra.instance().clear()
+    setbase(VERSION_BASE)
+    return Hydra.create_main_hydra2(task_name="qbench", config_search_path=search_path)
+
+
+def split_arguments(overrides) -> list[list[str]]:
+    """Every job of a sweep's parsed overrides, in the basic sweeper's order."""
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
 
 
 class SweepComposer:

@@ -2,46 +2,38 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 log = logging.getLogger("qbench")
-
-
-def concurrency_of(hydra_cfg) -> int:
-    """How many points of this launch run at once on this machine (joblib's n_jobs, else 1)."""
-    n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
-    if n_jobs is None:
-        return 1
-    return (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
 
 
 def benchmark_dir(hydra_cfg) -> Path:
     return Path(hydra_cfg.sweep.dir if hydra_cfg.mode == RunMode.MULTIRUN else hydra_cfg.run.dir)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def task(cfg: DictConfig) -> str:
+@hydra.main(version_base="1.3", config_path="pkg://qbench.conf", config_name="config")
+def main(cfg: DictConfig) -> str:
     # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
     # run machinery are only needed once a point runs).
-    from qbench import progress, tracking
-    from qbench.runner import finished_record, run_point
+    from qbench.execution.resources import concurrency
+    from qbench.execution.runner import finished_record, run_point
+    from qbench.results import progress, records, tracking
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     directory = benchmark_dir(hydra_cfg)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     record = finished_record(cfg, output_dir)
     if record is not None:  # a resumed sweep: this point already finished, keep it as it is
         log.info("kept the earlier %s result in %s", record["status"], output_dir)
     else:
-        record = run_point(cfg, output_dir, directory.name, concurrency_of(hydra_cfg))
-    single_run = hydra_cfg.mode != RunMode.MULTIRUN  # a sweep's points are logged by its SweepTracker
-    if single_run and not tracking.is_logged(output_dir, record):
-        tracking.log_point(cfg.tracking, OmegaConf.to_container(cfg, resolve=True), record, output_dir, None)
+        record = run_point(cfg, output_dir, directory.name, concurrency(hydra_cfg.launcher, multirun))
+    if not multirun and not tracking.is_logged(output_dir, record):  # a sweep's points: its SweepTracker
+        tracking.log_point(cfg.tracking, records.task_config(cfg), record, output_dir)
     progress.point_finished(record, directory)
     return record["status"]

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from qbench import environment
-from qbench.circuits import Circuit
-from qbench.noise import MODELS, Noise
+from qbench.circuits.canonical import Circuit
+from qbench.circuits.noise import MODELS, Noise
 
 BYTES_PER_AMPLITUDE = {"single": 8, "double": 16}
 
@@ -156,7 +156,7 @@ class Backend:
 
     def state_fidelity(self, prepared: Any, ideal_state: np.ndarray) -> float | None:
         """|<ideal|final state>|^2, or None where the adapter cannot expose its state."""
-        from qbench import reference
+        from qbench.circuits import reference
 
         state = self.final_state(prepared)
         return None if state is None else reference.state_fidelity(ideal_state, state)

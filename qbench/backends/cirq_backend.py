@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 from qbench.backends.base import Backend, RunSpec, histogram_from_samples
-from qbench.circuits import Circuit, Gate
-from qbench.noise import NOISELESS, Noise, placed
+from qbench.circuits.canonical import Circuit, Gate
+from qbench.circuits.noise import NOISELESS, Noise, placed
 
 DTYPES = {"single": np.complex64, "double": np.complex128}
 

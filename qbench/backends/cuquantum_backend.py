@@ -13,9 +13,9 @@ import numpy as np
 
 from qbench import environment
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.circuits import Circuit
-from qbench.noise import Noise
-from qbench.reference import gate_matrix
+from qbench.circuits.canonical import Circuit
+from qbench.circuits.noise import Noise
+from qbench.circuits.reference import gate_matrix
 
 # precision -> (NumPy dtype, cudaDataType name, ComputeType name)
 TYPES = {"single": (np.complex64, "CUDA_C_32F", "COMPUTE_32F"),

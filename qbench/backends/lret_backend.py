@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qbench import reference
+from qbench.circuits import reference
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
 from qbench.backends.quest_backend import die_with_parent  # the same need: no child outlives a killed worker
-from qbench.circuits import Circuit, Gate
-from qbench.noise import Channel, Noise, placed
+from qbench.circuits.canonical import Circuit, Gate
+from qbench.circuits.noise import Channel, Noise, placed
 
 EXECUTABLE = "quantum_sim"
 # canonical gate -> LRET JSON op (json_interface.cpp); LRET has no controlled phase: see to_lret.

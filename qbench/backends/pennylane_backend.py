@@ -12,8 +12,8 @@ import numpy as np
 
 from qbench import environment
 from qbench.backends.base import Backend, RunSpec
-from qbench.circuits import Circuit, Gate
-from qbench.noise import NOISELESS, Noise, placed
+from qbench.circuits.canonical import Circuit, Gate
+from qbench.circuits.noise import NOISELESS, Noise, placed
 
 DTYPES = {"single": np.complex64, "double": np.complex128}
 NOISE_DEVICE = "default.mixed"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from qbench import environment
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.circuits import GATES, Circuit
-from qbench.noise import Noise
+from qbench.circuits.canonical import GATES, Circuit
+from qbench.circuits.noise import Noise
 
 # Aer methods that take a noise model, and how each simulates it.
 NOISE_METHODS = {"statevector": "trajectories", "density_matrix": "density_matrix",

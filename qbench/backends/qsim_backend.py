@@ -16,8 +16,8 @@ from pathlib import Path
 from qbench import environment
 from qbench.backends.base import RunSpec
 from qbench.backends.cirq_backend import CirqInterfaceBackend, to_cirq
-from qbench.circuits import Circuit
-from qbench.noise import Noise
+from qbench.circuits.canonical import Circuit
+from qbench.circuits.noise import Noise
 
 
 class QsimBackend(CirqInterfaceBackend):

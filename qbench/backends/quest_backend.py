@@ -29,8 +29,8 @@ import numpy as np
 
 from qbench import pipes
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.circuits import Circuit, Gate
-from qbench.noise import Noise, placed
+from qbench.circuits.canonical import Circuit, Gate
+from qbench.circuits.noise import Noise, placed
 
 SERVER = Path(__file__).with_name("quest_server.py")
 # Relative interpreter paths are looked up from the cwd, then from the checkout qbench runs from.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from qbench.backends.base import Backend, RunSpec, histogram_from_samples
-from qbench.circuits import GATES, Circuit, Gate
-from qbench.noise import NOISELESS, Noise, placed
+from qbench.circuits.canonical import GATES, Circuit, Gate
+from qbench.circuits.noise import NOISELESS, Noise, placed
 
 STIM_NAMES = {"h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "S_DAG",
               "cx": "CX", "cz": "CZ", "swap": "SWAP"}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qbench.circuits import Circuit, Gate
+from qbench.circuits.canonical import Circuit, Gate
 
 GATE_CHANNELS = ("depolarizing", "bit_flip", "phase_flip", "amplitude_damping")
 MODELS = ("none", *GATE_CHANNELS, "readout")

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from qbench.circuits import Circuit, Gate
-from qbench.noise import Channel, Noise, placed
+from qbench.circuits.canonical import Circuit, Gate
+from qbench.circuits.noise import Channel, Noise, placed
 
 _S2 = 1 / math.sqrt(2)
 _FIXED = {

@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from qbench import cli, plan
-from qbench.backends_table import collect
-from qbench.circuits import FAMILIES
-from qbench.noise import MODELS
+from qbench.app.hydra_internals import args_parser
+from qbench.cli import plan
+from qbench.cli.errors import EXIT_BAD_INPUT, error
+from qbench.cli.preflight import preflight
+from qbench.cli.backends_table import collect
+from qbench.circuits.canonical import FAMILIES
+from qbench.conf import shipped_options
+from qbench.circuits.noise import MODELS
 
 EXAMPLES = (
     "benchmark all backends on GHZ 10 qubits",
@@ -404,7 +408,7 @@ def translate(request: str, backend_rows: list | None = None, presets: list[str]
     if backend_rows is None:
         backend_rows = collect()
     if presets is None:
-        presets = sorted(p.stem for p in (Path(__file__).parent / "conf" / "experiment").glob("*.yaml"))
+        presets = shipped_options("experiment")
     req = parse(request, [row.option for row in backend_rows], presets)
     if req.rerun:
         if req != Request(rerun=req.rerun):
@@ -419,10 +423,9 @@ def translate(request: str, backend_rows: list | None = None, presets: list[str]
 def benchmark_config(translation: Translation, request: str) -> tuple[dict | None, str | None]:
     """(the original design's structured benchmark config, read from the composed points, None),
     or (None, the one-line error the launch would give)."""
-    from hydra._internal.utils import get_args_parser
     from omegaconf import OmegaConf
 
-    expansion, problem = cli.preflight(get_args_parser().parse_args(translation.argv))
+    expansion, problem = preflight(args_parser().parse_args(translation.argv))
     if problem:
         return None, problem
     points = expansion.points
@@ -467,10 +470,10 @@ def main(argv: list[str]) -> int:
     try:
         translation = translate(request)
     except NotUnderstood as exc:
-        cli.error(str(exc))
+        error(str(exc))
         print("Requests that work, for example:\n" + "\n".join(f'  qbench ask "{e}"' for e in EXAMPLES),
               file=sys.stderr)
-        return cli.EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if args.json:
         if translation.subcommand:
             config = {"command": translation.command, "action": translation.argv[0],
@@ -478,17 +481,19 @@ def main(argv: list[str]) -> int:
         else:
             config, problem = benchmark_config(translation, request)
             if problem:
-                return cli.error(problem)
+                return error(problem)
         print(json.dumps(config, indent=2))
         return 0
     print(f"Understood: {translation.summary}\nCommand:    {translation.command}")
     sys.stdout.flush()
     if args.run:  # the very launch `python -m qbench ARGS` (or `qbench SUBCOMMAND`) does
-        return cli.main(translation.argv)
+        from qbench.cli.main import main as qbench_main
+
+        return qbench_main(translation.argv)
     if translation.subcommand:
         return 0
     planned, problem = plan.build(translation.argv)
     if problem:
-        return cli.error(problem)
+        return error(problem)
     print("\n" + plan.render(planned) + f"\n\nRun it: paste the command, or qbench ask --run \"{request}\"")
     return 0

@@ -16,10 +16,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from qbench import sweep
-from qbench.compose import COMPOSE_ERRORS
-from qbench.cli import error
-from qbench.measure import instantiate_backend
+from qbench.app.hydra_internals import COMPOSE_ERRORS, create_hydra
+from qbench.app.sweep import one_line
+from qbench.backends.registry import instantiate_backend
+from qbench.cli.errors import error
 
 DEVICES = ("CPU", "GPU")
 
@@ -54,7 +54,7 @@ def collect(overrides: list[str] = (), config_dir: str | None = None,
             config_name: str = "config") -> list[BackendStatus]:
     """One row per option of the `backend` group, in Hydra's (sorted) order."""
     try:
-        hydra = sweep._hydra(config_dir)
+        hydra = create_hydra(config_dir)
         options = hydra.config_loader.get_group_options("backend", config_name=config_name,
                                                         overrides=list(overrides))
         rows = []
@@ -62,7 +62,7 @@ def collect(overrides: list[str] = (), config_dir: str | None = None,
             try:
                 cfg = hydra.compose_config(config_name, [*overrides, f"backend={option}"], run_mode=RunMode.RUN)
             except COMPOSE_ERRORS as exc:
-                rows.append(BackendStatus(option, False, f"config does not compose: {sweep.one_line(exc)}"))
+                rows.append(BackendStatus(option, False, f"config does not compose: {one_line(exc)}"))
                 continue
             rows.append(_status(option, OmegaConf.to_container(cfg.backend, resolve=True)))
         return rows
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
     try:
         rows = collect(args.overrides, args.config_dir)
     except COMPOSE_ERRORS as exc:
-        return error(sweep.one_line(exc))
+        return error(one_line(exc))
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
     else:

@@ -1,6 +1,6 @@
 """`qbench plan HYDRA-ARGS`: what `python -m qbench HYDRA-ARGS` would do, without running it.
 
-The points come from the same expansion and validation as the real launch (cli.preflight),
+The points come from the same expansion and validation as the real launch (qbench.cli.preflight),
 and each point's status comes from the runner's own pre-check (supports? -> available? ->
 memory guard), at the concurrency the launcher would use. Nothing is imported from the
 simulators and nothing is written.
@@ -11,16 +11,18 @@ import json
 import logging
 import shlex
 from contextlib import contextmanager
-from types import SimpleNamespace
 
-from hydra.types import RunMode
-from omegaconf import OmegaConf
 
-from qbench import circuits, environment
+from qbench import environment
+from qbench.app.hydra_internals import args_parser
 from qbench.backends.base import RunSpec
-from qbench.cli import _hydra_passthrough, error, preflight
-from qbench.measure import instantiate_backend
-from qbench.runner import LARGE_QUBITS_WARNING, point_config, precheck, threads_for
+from qbench.backends.registry import instantiate_backend
+from qbench.circuits import canonical as circuits
+from qbench.cli.errors import error
+from qbench.cli.preflight import launches_nothing, preflight
+from qbench.execution import resources
+from qbench.execution.resources import LARGE_QUBITS_WARNING, precheck, threads_for
+from qbench.results import records
 
 USAGE = """usage: qbench plan [--json] [HYDRA OPTIONS] [OVERRIDES ...]
 
@@ -60,10 +62,7 @@ def _captured_warnings():
 
 def concurrency(points, multirun: bool) -> int:
     """How many points run at once: the launcher's n_jobs, exactly as the Hydra task computes it."""
-    from qbench.app import concurrency_of
-
-    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
-    return concurrency_of(SimpleNamespace(mode=mode, launcher=points[0].cfg.hydra.launcher))
+    return resources.concurrency(points[0].cfg.hydra.launcher, multirun)
 
 
 def _varying_overrides(points) -> list[list[str]]:
@@ -75,9 +74,8 @@ def _varying_overrides(points) -> list[list[str]]:
 
 
 def _plan_point(index: int, point, extra: list[str], workers: int, built: dict) -> dict:
-    cfg = OmegaConf.masked_copy(point.cfg, [k for k in point.cfg if k != "hydra"])  # the task's cfg
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    config = point_config(plain)
+    plain = records.task_config(point.cfg)
+    config = records.point_config(plain)
     entry = {"index": index, "backend": plain["backend"]["name"], "device": plain["backend"].get("device"),
              **{k: config[k] for k in ("n_qubits", "circuit_type", "depth", "noise_model", "noise_strength",
                                        "shots")},
@@ -148,10 +146,8 @@ def render(plan: dict) -> str:
 
 def build(argv: list[str]) -> tuple[dict | None, str | None]:
     """(the plan of `python -m qbench ARGV`, None), or (None, the one-line error the launch would give)."""
-    from hydra._internal.utils import get_args_parser
-
-    args = get_args_parser().parse_args(argv)
-    if _hydra_passthrough(args):
+    args = args_parser().parse_args(argv)
+    if launches_nothing(args):
         return None, "qbench plan takes the arguments of a launch (-m, overrides), not Hydra's --help/--cfg/--info"
     expansion, problem = preflight(args)
     if problem:

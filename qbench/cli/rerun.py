@@ -14,15 +14,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from qbench import records, tracking
-
-EXIT_BAD_INPUT = 2
+from qbench.app.sweep import compose_command
+from qbench.cli.errors import EXIT_BAD_INPUT, error
+from qbench.results import records, tracking
+from qbench.results.summary import LATEST, latest_sweep
 
 
 def resolve_sweep_dir(arg: str | None) -> Path:
     """SWEEP_DIR, or `latest` (the default): the newest sweep under outputs/."""
-    from qbench.summarize import LATEST, latest_sweep
-
     if arg and arg != LATEST:
         return Path(arg)
     return latest_sweep().resolve()
@@ -41,7 +40,7 @@ def _relaunch_hydra_overrides(multirun_cfg) -> list[str]:
 
 def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
     """([{overrides, subdir, why}] for failed points and points with no result, size of the whole sweep)."""
-    from qbench import sweep
+    from qbench.app import sweep
 
     done: dict[tuple, Path] = {}
     todo = []
@@ -61,7 +60,7 @@ def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
         done[tuple(sorted(overrides))] = point_dir
     # Points the killed sweep never started: expand its command again, as Hydra did.
     command = list(multirun_cfg.hydra.overrides.task) + _relaunch_hydra_overrides(multirun_cfg)
-    for number, point in enumerate(sweep.expand(command, multirun=True)):
+    for number, point in enumerate(compose_command(command, multirun=True).points):
         if tuple(sorted(point.overrides)) in done:
             continue
         with open_dict(point.cfg):
@@ -78,9 +77,8 @@ def main(argv: list[str]) -> int:
     sweep_dir = resolve_sweep_dir(argv[0] if argv else None)
     multirun_file = sweep_dir / "multirun.yaml"
     if not multirun_file.exists():
-        print(f"qbench: error: {sweep_dir} is not a qbench sweep directory (no multirun.yaml); "
-              "allowed: a folder under outputs/ made by `qbench -m ...`, or latest", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return error(f"{sweep_dir} is not a qbench sweep directory (no multirun.yaml); "
+                     "allowed: a folder under outputs/ made by `qbench -m ...`, or latest")
     multirun_cfg = OmegaConf.load(multirun_file)
     todo, sweep_size = points_to_rerun(sweep_dir, multirun_cfg)
     if not todo:
@@ -97,7 +95,7 @@ def main(argv: list[str]) -> int:
     hydra_overrides = _relaunch_hydra_overrides(multirun_cfg)
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="qbench-rerun-", delete=False) as f:
         json.dump({"sweep_size": sweep_size, "points": todo}, f)
-    from qbench.cli import run_hydra
+    from qbench.cli.launch import run_hydra
 
     return run_hydra(["-m", *fixed_task, *hydra_overrides, f"hydra.sweep.dir={sweep_dir.resolve()}",
                       "hydra/sweeper=qbench_list", f"hydra.sweeper.points_file={f.name}"])

@@ -58,7 +58,7 @@ def spawn() -> None:
     if _started is not None:
         return
     _address = f"qbench-zygote-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    _started = subprocess.Popen([sys.executable, "-m", "qbench.zygote", _address], stdin=subprocess.PIPE,
+    _started = subprocess.Popen([sys.executable, "-m", "qbench.execution.forkserver", _address], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, close_fds=True)
 
 
@@ -80,7 +80,7 @@ def preload(backend_config: dict, threads: int) -> bool:
     if _started is None or _threads not in (None, threads):
         return False
     if _threads is None:
-        from qbench.worker import THREAD_ENV
+        from qbench.execution.workers import THREAD_ENV
 
         _threads = threads
         if not _send({"env": {name: str(threads) for name in THREAD_ENV}}):
@@ -103,11 +103,12 @@ def serve() -> None:
     os.environ[THREADS_ENV] = str(_threads)
 
 
-def start(backend_configs: list[dict], threads: int) -> None:
-    """Start a zygote serving these backends at these thread settings (spawn, preload, serve)."""
+def start_for(points) -> None:
+    """Start a fork server for the forkable backends of these pre-flight points (spawn, preload, serve)."""
     spawn()
-    for config in backend_configs:
-        preload(config, threads)
+    preloader = SweepPreloader()
+    for point in points:
+        preloader(point)
     serve()
 
 
@@ -138,14 +139,10 @@ class SweepPreloader:
         self.seen: list[dict] = []
 
     def __call__(self, point) -> None:
-        from types import SimpleNamespace
-
-        from hydra.types import RunMode
         from omegaconf import OmegaConf
 
-        from qbench.app import concurrency_of
-        from qbench.measure import instantiate_backend
-        from qbench.runner import threads_for
+        from qbench.backends.registry import instantiate_backend
+        from qbench.execution.resources import concurrency, threads_for
 
         launcher = point.cfg.hydra.launcher
         if self.local is None:
@@ -160,15 +157,15 @@ class SweepPreloader:
         backend = instantiate_backend(backend_config)
         if execution["isolation"] != "process" or not forkable(backend):
             return
-        concurrency = concurrency_of(SimpleNamespace(mode=RunMode.MULTIRUN, launcher=launcher))
-        preload(backend_config, backend.threads or threads_for({"execution": execution}, concurrency))
+        workers = concurrency(launcher, multirun=True)
+        preload(backend_config, backend.threads or threads_for({"execution": execution}, workers))
 
 
 # -- a job asking for a worker -----------------------------------------------------------------
 def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | None):
     """A forked, loaded worker (qbench.worker.ForkedWorker), or None where the zygote cannot serve."""
-    from qbench.measure import instantiate_backend
-    from qbench.worker import ForkedWorker
+    from qbench.backends.registry import instantiate_backend
+    from qbench.execution.workers import ForkedWorker
 
     address = os.environ.get(ADDRESS_ENV)
     if not address or os.environ.get(THREADS_ENV) != str(threads) or not forkable(instantiate_backend(backend_config)):
@@ -210,10 +207,10 @@ class Zygote:
         """Import a backend's library now. Every import happens before the first fork: an import
         running beside a forked worker's timed runs would take CPU from them. Requests that come
         meanwhile wait in the listen queue."""
-        from qbench import measure
+        from qbench.backends import registry
 
         try:
-            self.load(config, measure)
+            self.load(config, registry)
         except Exception:  # noqa: BLE001 - reported by the worker that runs it, not here
             pass
 
@@ -228,14 +225,14 @@ class Zygote:
             if self.listener in ready:
                 self.fork_for(self.listener.accept()[0])
 
-    def load(self, config: dict, measure) -> float:
-        _, seconds = measure.load_backend(config)
-        key = measure.backend_key(config)
+    def load(self, config: dict, registry) -> float:
+        _, seconds = registry.load_backend(config)
+        key = registry.backend_key(config)
         self.import_seconds.setdefault(key, seconds)
         return seconds
 
     def fork_for(self, control: socket.socket) -> None:
-        from qbench import measure
+        from qbench.backends import registry
 
         try:
             data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
@@ -245,7 +242,7 @@ class Zygote:
             return
         channel = fds[0]
         try:
-            self.load(request["backend"], measure)
+            self.load(request["backend"], registry)
         except Exception as exc:  # noqa: BLE001
             os.close(channel)
             control.sendall(pickle.dumps({"ok": False, "message": str(exc)}))
@@ -255,12 +252,12 @@ class Zygote:
         if pid == 0:
             self.become_worker(channel, control, request["memory_limit_gb"])
         os.close(channel)
-        key = measure.backend_key(request["backend"])
+        key = registry.backend_key(request["backend"])
         control.sendall(pickle.dumps({"ok": True, "pid": pid, "import_seconds": self.import_seconds.pop(key, 0.0)}))
         self.children[pid] = control
 
     def become_worker(self, channel: int, control: socket.socket, memory_limit_gb: float | None) -> None:
-        from qbench import worker
+        from qbench.execution import workers
 
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -271,7 +268,7 @@ class Zygote:
             limit = int(memory_limit_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         try:
-            worker.serve(channel, channel)
+            workers.serve(channel, channel)
         finally:
             os._exit(0)
 

@@ -6,122 +6,27 @@ A run never raises: every failure becomes a record with a status.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import statistics
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
-from qbench import bandwidth, circuits, environment, records
+from qbench import environment
 from qbench.backends.base import RunSpec
-from qbench.measure import instantiate_backend, measure
-from qbench.validate import check_point
-from qbench.worker import WorkerFailure, run_isolated
+from qbench.backends.registry import instantiate_backend
+from qbench.circuits import canonical as circuits
+from qbench.execution import bandwidth
+from qbench.execution.pool import run_isolated
+from qbench.execution.resources import gpu_slot, precheck, threads_for
+from qbench.execution.timing import measure
+from qbench.execution.validate import check_point
+from qbench.execution.workers import WorkerFailure
+from qbench.results import records
 
 log = logging.getLogger("qbench")
-LARGE_QUBITS_WARNING = 25
-
-
-def point_config(cfg: dict) -> dict:
-    """The record's `config` section, with the original design's field names."""
-    config = {
-        "n_qubits": cfg["n_qubits"],
-        "depth": cfg["circuit"].get("depth"),
-        "circuit_type": cfg["circuit"]["name"],
-        "circuit_seed": cfg["circuit"].get("seed"),
-        "noise_model": cfg["noise"]["name"],
-        "noise_strength": cfg["noise"]["strength"],
-        "mode": cfg["backend"].get("method"),
-        "shots": cfg["shots"],
-        "seed": cfg["seed"],
-        "backend_options": {k: v for k, v in cfg["backend"].items() if k not in ("_target_",)},
-        "execution": dict(cfg["execution"]),
-    }
-    if cfg["noise"]["name"] != "none":  # only then: noiseless run_ids stay as they were
-        config["noise_method"] = cfg["noise"].get("method")
-    return config
-
-
-def usable_cores() -> int:
-    """Cores this process may use: a SLURM allocation's, else its CPU affinity's."""
-    if os.environ.get("SLURM_CPUS_PER_TASK"):
-        return int(os.environ["SLURM_CPUS_PER_TASK"])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def threads_for(cfg: dict, concurrency: int) -> int:
-    """execution.threads, else the cores shared among concurrent workers."""
-    if cfg["execution"].get("threads"):
-        return cfg["execution"]["threads"]
-    return max(1, usable_cores() // max(1, concurrency))
-
-
-def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> tuple[int, str | None]:
-    """(estimated bytes, reason to skip or None). The estimate is the simulator's state only."""
-    estimate = backend.memory_estimate_bytes(n_qubits)
-    if n_qubits > LARGE_QUBITS_WARNING:
-        log.warning("%s at %d qubits needs ~%.2f GiB of state", backend.name, n_qubits, estimate / 2**30)
-    if memory_limit_gb and estimate > memory_limit_gb * 2**30:
-        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}), "
-                          f"over execution.memory_limit_gb={memory_limit_gb}")
-    gpu = environment.gpu_memory_bytes() if backend.device == "GPU" else None
-    if gpu:  # the state lives on the GPU, which gpu_slot gives to one run at a time
-        if estimate > gpu:
-            return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but the GPU "
-                              f"has {gpu / 2**30:.2f} GiB (nvidia-smi memory.total)")
-        return estimate, None
-    available = environment.available_memory_bytes()
-    per_worker = available // max(1, concurrency)
-    if available and estimate > per_worker:
-        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but only "
-                          f"{per_worker / 2**30:.2f} GiB is available per worker "
-                          f"({available / 2**30:.2f} GiB free / {concurrency} concurrent)")
-    return estimate, None
-
-
-def precheck(backend, circuit, spec: RunSpec, concurrency: int,
-             memory_limit_gb) -> tuple[str | None, str | None, int | None]:
-    """(status, reason, memory estimate) before anything runs: supports? -> available? -> memory guard.
-    status None means the point will run; shared with `qbench plan` so the plan says what the run does."""
-    reason = backend.supports(circuit, spec)
-    if reason:
-        return "skipped", reason, None
-    unavailable = backend.available()
-    if unavailable:
-        return "unavailable", unavailable, None
-    estimate, reason = memory_check(backend, circuit.n_qubits, concurrency, memory_limit_gb)
-    return ("skipped" if reason else None), reason, estimate
-
-
-@contextlib.contextmanager
-def gpu_slot(device: str, gpus: int):
-    """Machine-wide lock so that at most `gpus` GPU runs execute at once."""
-    if device != "GPU":
-        yield
-        return
-    lock_dir = Path(tempfile.gettempdir()) / "qbench-gpu-locks"
-    lock_dir.mkdir(exist_ok=True)
-    while True:
-        for slot in range(gpus):
-            handle = open(lock_dir / f"slot{slot}.lock", "w")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
-        time.sleep(0.1)
 
 
 def _execute_with_retries(request: dict, ex: dict, threads: int) -> tuple[dict | None, list[dict]]:
@@ -158,19 +63,11 @@ def _new_record(plain: dict, benchmark_id: str) -> dict:
     }
 
 
-def task_config(cfg) -> dict:
-    """A job's composed config as plain data, without Hydra's own node (unresolvable outside a job)."""
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    return OmegaConf.to_container(cfg, resolve=True)
-
-
 def record_lost_job(cfg, output_dir: Path, benchmark_id: str, status: str, error_type: str, message: str) -> dict:
     """The record of a point whose job died outside qbench's reach (scancel, a SLURM time limit)."""
-    plain = task_config(cfg)
+    plain = records.task_config(cfg)
     record = _new_record(plain, benchmark_id)
-    record["config"] = point_config(plain)
+    record["config"] = records.point_config(plain)
     try:
         record["run_id"] = point_run_id(plain)
     except Exception:  # noqa: BLE001 - the record is still worth writing without an id
@@ -204,7 +101,7 @@ def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) ->
 def point_run_id(plain: dict, backend=None) -> str:
     """The stable id of a point: its record config and its backend's package versions."""
     backend = backend or instantiate_backend(plain["backend"])
-    return records.run_id(point_config(plain), backend.versions())
+    return records.run_id(records.point_config(plain), backend.versions())
 
 
 def finished_record(cfg, output_dir: Path) -> dict | None:
@@ -221,7 +118,7 @@ def finished_record(cfg, output_dir: Path) -> dict | None:
 
 def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> None:
     """Fill `record` in place: checks, then the isolated execution, then the metrics."""
-    record["config"] = point_config(plain)
+    record["config"] = records.point_config(plain)
     check_point(cfg if not isinstance(cfg, dict) else OmegaConf.create(cfg))
     backend = instantiate_backend(plain["backend"])
     threads = backend.threads or threads_for(plain, concurrency)

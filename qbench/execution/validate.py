@@ -1,9 +1,9 @@
 """Bad input gets one clear line: what value is wrong and what is allowed."""
 from __future__ import annotations
 
-from qbench.circuits import FAMILIES
-from qbench.noise import METHODS as NOISE_METHODS
-from qbench.noise import MODELS as NOISE_MODELS
+from qbench.circuits.canonical import FAMILIES
+from qbench.circuits.noise import METHODS as NOISE_METHODS
+from qbench.circuits.noise import MODELS as NOISE_MODELS
 
 
 class ConfigError(ValueError):

@@ -1,6 +1,6 @@
 """Isolated worker processes: the timed work of a run never happens in the Hydra job.
 
-A worker is `python -m qbench.worker`, speaking length-prefixed pickles over its
+A worker is `python -m qbench.execution.workers`, speaking length-prefixed pickles over its
 stdin/stdout. It imports a backend's library once and serves every later run of
 that backend; a worker that crashed, hung or timed out is killed and replaced.
 A segfault, abort or OOM kill in a simulator therefore becomes a record, never a
@@ -8,7 +8,6 @@ dead sweep.
 """
 from __future__ import annotations
 
-import atexit
 import os
 import pickle
 import resource
@@ -19,7 +18,6 @@ import time
 import traceback
 
 from qbench import pipes
-from qbench.measure import backend_key
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
@@ -79,7 +77,7 @@ class Worker:
 
 
 class SpawnedWorker(Worker):
-    """`python -m qbench.worker`, talking over its stdin/stdout; it imports the library itself."""
+    """`python -m qbench.execution.workers`, talking over its stdin/stdout; it imports the library itself."""
 
     def __init__(self, threads: int, memory_limit_gb: float | None):
         env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
@@ -90,7 +88,7 @@ class SpawnedWorker(Worker):
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "qbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "qbench.execution.workers"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env=env, preexec_fn=cap_memory, close_fds=True,
         )
         self.requests, self.replies = self.process.stdin.fileno(), self.process.stdout.fileno()
@@ -108,7 +106,7 @@ class SpawnedWorker(Worker):
 
 
 class ForkedWorker(Worker):
-    """A worker forked by the sweep's zygote (qbench.zygote), already loaded, talking over a socket.
+    """A worker forked by the sweep's fork server (qbench.execution.forkserver), already loaded, talking over a socket.
 
     It is the zygote's child, not ours: the zygote reaps it and sends its exit code on `control`.
     """
@@ -147,41 +145,6 @@ class ForkedWorker(Worker):
         self.control.close()
 
 
-# Workers of this process (a Hydra job process or a joblib/loky worker), reused across jobs.
-_POOL: dict[tuple, Worker] = {}
-
-
-def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
-    """Execute `qbench.measure.measure(request)` in a pooled worker with a hard timeout."""
-    key = (backend_key(request["backend"]), threads, memory_limit_gb)
-    worker = _POOL.get(key)
-    if worker is None or not worker.alive():
-        from qbench import zygote
-
-        worker = _POOL[key] = (zygote.fork_worker(request["backend"], threads, memory_limit_gb)
-                               or SpawnedWorker(threads, memory_limit_gb))
-    try:
-        import_seconds = 0.0
-        if not worker.loaded:
-            import_seconds = worker.import_seconds + worker.call({"op": "load", "backend": request["backend"]},
-                                                                 LOAD_TIMEOUT_SECONDS)
-            worker.loaded = True
-        outcome = worker.call({"op": "measure", "request": request}, timeout)
-        outcome["import_seconds"] += import_seconds
-        return outcome
-    except WorkerFailure:
-        worker.kill()
-        _POOL.pop(key, None)
-        raise
-
-
-@atexit.register
-def shutdown_pool() -> None:
-    for worker in _POOL.values():
-        worker.kill()
-    _POOL.clear()
-
-
 def serve(requests: int | None = None, replies: int | None = None) -> None:
     """Worker main loop: answer requests until the parent closes its end.
 
@@ -192,7 +155,8 @@ def serve(requests: int | None = None, replies: int | None = None) -> None:
     # Library chatter must never corrupt the protocol channel: stdout goes to stderr.
     os.dup2(2, 1)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    from qbench import measure
+    from qbench.backends.registry import load_backend
+    from qbench.execution.timing import measure
 
     while True:
         try:
@@ -201,9 +165,9 @@ def serve(requests: int | None = None, replies: int | None = None) -> None:
             return
         try:
             if message["op"] == "load":
-                value = measure.load_backend(message["backend"])[1]
+                value = load_backend(message["backend"])[1]
             else:
-                value = measure.measure(message["request"])
+                value = measure(message["request"])
             reply = {"ok": True, "value": value}
         except BaseException as exc:  # noqa: BLE001 - everything becomes a record
             reply = {"ok": False, "type": type(exc).__name__, "message": str(exc) or repr(exc),

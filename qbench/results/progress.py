@@ -6,7 +6,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from qbench import records
+from qbench.results import records
 
 log = logging.getLogger("qbench")
 SWEEP_SIZE_ENV = "QBENCH_SWEEP_SIZE"  # set by the qbench CLI after expanding the sweep
@@ -29,10 +29,15 @@ def point_finished(record: dict, sweep_dir: Path) -> None:
 
 
 def count_statuses(sweep_dir: Path) -> Counter:
-    return Counter((records.read(p) or {}).get("status", "unreadable") for p in records.find_results(sweep_dir))
+    return Counter((records.read(p) or {}).get("status", records.UNREADABLE) for p in records.find_results(sweep_dir))
+
+
+def failed_count(counts: Counter) -> int:
+    """The points that count as failed: error, timeout, and a result.json that does not parse."""
+    return sum(counts[s] for s in records.FAILED_STATUSES) + counts[records.UNREADABLE]
 
 
 def final_line(counts: Counter) -> str:
-    failed = sum(counts[s] for s in records.FAILED_STATUSES) + counts["unreadable"]
+    failed = failed_count(counts)
     return (f"{sum(counts.values())} points: {counts['success']} successful, "
             f"{counts['skipped'] + counts['unavailable']} skipped/unavailable, {failed} failed")

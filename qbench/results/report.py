@@ -5,7 +5,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from qbench import progress
+from qbench.results import progress
 
 MAX_PROBLEM_ROWS = 200  # a sweep with thousands of failures lists the first ones; results.csv has them all
 NOISE_REFERENCE = 0.05  # the design's tolerance figure: F(0.05)/F(0)

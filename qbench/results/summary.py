@@ -1,6 +1,7 @@
 """The post-hoc summarizer: one sweep directory in, sweep-level files out.
 
-`qbench summarize [SWEEP_DIR|latest]`, and at the end of every multirun (qbench.callbacks).
+`qbench summarize [SWEEP_DIR|latest]` (qbench.cli.summarize), and at the end of every multirun
+(qbench.app.callbacks).
 Every result.json is read once; failed, skipped, unreadable and missing points are
 reported, never fatal. Written into the sweep directory: summary.json, comparison.json,
 results.csv, report.md (qbench.report) and the charts (qbench.plots); then
@@ -8,25 +9,23 @@ outputs/latest is pointed at the newest sweep.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import logging
 import os
 import statistics
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbench import progress, records
+from qbench.results import progress
+from qbench.results import records
 
 log = logging.getLogger("qbench")
 
 LATEST = "latest"
 SWEEP_PREFIX = "bench_"  # hydra.sweep.dir of conf/config.yaml: bench_YYYYMMDD_HHMMSS sorts by start time
-UNREADABLE = "unreadable"  # the status qbench.progress gives a result.json that does not parse
 # The histograms are most of a record's bytes; they stay in each point's result.json.
 DROPPED_FIELDS = ["measurements.histogram"]
 HISTOGRAM = b'"histogram": {'
@@ -59,8 +58,8 @@ class Summary:
     workload_circuit: dict = field(default_factory=dict)  # workload -> its circuit type (one chart panel each)
 
     @property
-    def failed(self) -> int:  # as in qbench.progress: an unreadable record is a failed point
-        return sum(self.counts[s] for s in records.FAILED_STATUSES) + self.counts[UNREADABLE]
+    def failed(self) -> int:
+        return progress.failed_count(self.counts)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -145,7 +144,7 @@ def load(sweep_dir: Path) -> Summary:
         point = path.parent.relative_to(sweep_dir).as_posix()
         record = read_without_histogram(path)
         if not isinstance(record, dict) or "status" not in record:
-            rows.append({"point": point, "status": UNREADABLE,
+            rows.append({"point": point, "status": records.UNREADABLE,
                          "reason": "result.json is not a valid record (truncated or corrupt JSON)"})
             continue
         rows.append(flatten(record, point))
@@ -176,7 +175,7 @@ def annotate(rows: list[dict]) -> dict:
     them), so that a table cell or a chart line never mixes two different things. Variation is
     judged on successful points: those hold the options the adapter actually used (stim's
     precision reads 'exact (stabilizer tableau)' there, the configured 'single' when skipped)."""
-    readable = [r for r in rows if r["status"] != UNREADABLE]
+    readable = [r for r in rows if r["status"] != records.UNREADABLE]
     ok = [r for r in readable if r["status"] == "success"]
     options = defaultdict(lambda: defaultdict(set))
     depths = defaultdict(set)
@@ -306,18 +305,6 @@ def _json_keys(value):
     return value
 
 
-def write_text(path: Path, text: str) -> None:
-    """Like records.write_atomic, for text: readers never see half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def summary_json(summary: Summary) -> dict:
     starts = [r["started_at"] for r in summary.rows if r.get("started_at")]
     ends = [r["completed_at"] for r in summary.rows if r.get("completed_at")]
@@ -326,7 +313,7 @@ def summary_json(summary: Summary) -> dict:
         "benchmark_id": summary.benchmark_id, "started_at": min(starts, default=None),
         "completed_at": max(ends, default=None), "total_runs": len(summary.rows),
         "successful": counts["success"], "failed": summary.failed, "skipped": counts["skipped"],
-        "unavailable": counts["unavailable"], "unreadable": counts[UNREADABLE], "status_counts": dict(counts),
+        "unavailable": counts["unavailable"], "unreadable": counts[records.UNREADABLE], "status_counts": dict(counts),
         "missing_points": summary.missing, "dropped_fields": DROPPED_FIELDS, "results": summary.records,
     }
 
@@ -340,7 +327,8 @@ def results_csv(rows: list[dict]) -> str:
 
 
 def write(summary: Summary) -> list[Path]:
-    from qbench import plots, report
+    from qbench.results import plots
+    from qbench.results import report
 
     directory = summary.directory
     records.write_atomic(directory / "summary.json", summary_json(summary))
@@ -350,9 +338,9 @@ def write(summary: Summary) -> list[Path]:
     if summary.noise:
         comparison["noise_tolerance"] = summary.noise
     records.write_atomic(directory / "comparison.json", _json_keys(comparison))
-    write_text(directory / "results.csv", results_csv(summary.rows))
+    records.write_text_atomic(directory / "results.csv", results_csv(summary.rows))
     charts = plots.draw(summary)  # before the report, which shows only the charts that exist
-    write_text(directory / "report.md", report.render(summary, charts))
+    records.write_text_atomic(directory / "report.md", report.render(summary, charts))
     return [directory / name for name in ("summary.json", "comparison.json", "results.csv", "report.md")] + charts
 
 
@@ -399,44 +387,3 @@ def after_multirun(sweep_dir: Path) -> None:
         return
     log.info("summary: %s", ", ".join(p.name for p in written))
     log.info("report: %s", summary.directory / "report.md")
-
-
-def main(argv: list[str]) -> int:
-    from qbench.cli import error
-
-    parser = argparse.ArgumentParser(
-        prog="qbench summarize",
-        description="Write summary.json, comparison.json, results.csv, report.md and charts into a sweep directory.")
-    parser.add_argument("sweep_dir", nargs="?", default=LATEST,
-                        help=f"a sweep directory, or '{LATEST}' (outputs/{LATEST}, the newest sweep; the default)")
-    parser.add_argument("--mlflow-experiment", metavar="NAME",
-                        help="summarize the newest sweep of this MLflow experiment (its result.json artifacts)")
-    parser.add_argument("--mlflow-uri", default="sqlite:///mlruns/mlflow.db", help="tracking URI (default: %(default)s)")
-    args = parser.parse_args(argv)
-    from qbench import tracking
-
-    if args.mlflow_experiment:
-        try:
-            args.sweep_dir = str(tracking.export_sweep(args.mlflow_uri, args.mlflow_experiment, Path("outputs")))
-        except LookupError as exc:
-            return error(str(exc))
-    try:  # runs a dead sweep left RUNNING are closed here too
-        tracking.close_stale(args.mlflow_uri, "qbench")
-    except Exception as exc:  # noqa: BLE001 - no store here is fine
-        log.debug("no MLflow store to tidy: %s", exc)
-    directory = Path(args.sweep_dir)
-    if args.sweep_dir == LATEST:
-        # Re-pointed first: a killed sweep never reached the callback that moves the link.
-        directory = latest_sweep()
-    if not directory.is_dir():
-        if args.sweep_dir == LATEST:
-            return error(f"{directory} does not exist: no outputs/{SWEEP_PREFIX}* sweep here; name a sweep directory")
-        return error(f"{directory}: " + ("not a directory" if directory.exists() else "no such sweep directory"))
-    try:
-        summary, written = summarize(directory)
-    except NoResults as exc:
-        return error(str(exc))
-    print(progress.final_line(summary.counts) + (f", {len(summary.missing)} without a result" if summary.missing else ""))
-    shown = f"{directory} -> {os.readlink(directory)}" if directory.is_symlink() else str(directory)
-    print(f"wrote {', '.join(p.name for p in written)} into {shown}")
-    return 0

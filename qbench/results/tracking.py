@@ -22,10 +22,13 @@ import threading
 import time
 from pathlib import Path
 
-from qbench import circuits, records
-from qbench.mlflow_sqlite import SQLITE, open_store
+from qbench.circuits import canonical as circuits
+from qbench.results import records
+from qbench.results.mlflow_sqlite import SQLITE, open_store
 
 log = logging.getLogger("qbench")
+DEFAULT_URI = "sqlite:///mlruns/mlflow.db"  # conf/config.yaml's tracking.uri, for commands without a config
+DEFAULT_EXPERIMENT = "qbench"
 IDS_FILE = "mlflow.json"          # in the sweep dir: store, experiment and parent run
 POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's child run is complete
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
@@ -38,7 +41,7 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
-def _make_store_folder(uri: str) -> None:
+def make_store_folder(uri: str) -> None:
     if uri.startswith(SQLITE):  # MLflow creates the database file, not its folder
         Path(uri[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -162,7 +165,7 @@ class MlflowClientStore:
 
 
 def _ensure_store(uri: str) -> str:
-    _make_store_folder(uri)
+    make_store_folder(uri)
     if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
         _new_sqlite_store(Path(uri[len(SQLITE):]))
     return uri
@@ -301,11 +304,11 @@ def _point_run(exp_id: str, parent: str | None, task_cfg: dict, record: dict, ou
             "artifacts": artifacts, "status": "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"}
 
 
-def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path, sweep_dir: Path | None) -> str | None:
-    """Log one finished point as a child run (or a standalone run outside a sweep)."""
+def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path) -> str | None:
+    """Log a single run (no sweep) as a standalone run."""
     if not tracking_cfg.enabled:
         return None
-    return log_points(tracking_cfg, [(task_cfg, record, Path(output_dir))], sweep_dir)[0]
+    return log_points(tracking_cfg, [(task_cfg, record, Path(output_dir))], None)[0]
 
 
 def log_points(tracking_cfg, points: list[tuple[dict, dict, Path]], sweep_dir: Path | None) -> list[str | None]:
@@ -443,12 +446,3 @@ def close_stale(uri: str, experiment: str) -> int:
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     return close_stale_runs(_store(uri), found.experiment_id) if found else 0
-
-
-def ui(argv: list[str]) -> int:
-    """`qbench ui [URI]`: the MLflow UI on this machine's store (127.0.0.1 only)."""
-    uri = resolve_uri(argv[0] if argv else "sqlite:///mlruns/mlflow.db")
-    _make_store_folder(uri)
-    command = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
-    print(" ".join(command), flush=True)
-    os.execvp(command[0], command)

@@ -1,0 +1,32 @@
+"""The two hand-offs between the CLI and the objects Hydra builds itself (its sweeper, our
+callbacks), which Hydra gives no way to pass parameters to. One setter and one getter each.
+
+- the pre-flight expansion: set by the CLI once every point is composed and validated, read
+  by the sweeper so that it need not compose every job a second time;
+- the failed-point count: set by the callbacks when a run or multirun ends, read by the CLI
+  for its exit code.
+"""
+from __future__ import annotations
+
+_preflight = None
+_failed = 0
+
+
+def set_preflight(expansion) -> None:
+    global _preflight
+    _preflight = expansion
+
+
+def preflight():
+    """The qbench.app.sweep.Expansion the CLI validated for this launch, or None."""
+    return _preflight
+
+
+def set_failed_points(count: int) -> None:
+    global _failed
+    _failed = count
+
+
+def failed_points() -> int:
+    """error + timeout + unreadable points of the run or multirun that just ended."""
+    return _failed

@@ -1,0 +1,34 @@
+"""Backend adapters by config: build one from its `_target_`, and load each once per process."""
+from __future__ import annotations
+
+import importlib
+import time
+
+from qbench.backends.base import Backend
+
+# Adapters loaded in this process, keyed by their full config: imports happen once per worker.
+_LOADED: dict[str, Backend] = {}
+
+
+def instantiate_backend(config: dict) -> Backend:
+    """Build the adapter a backend config names by `_target_` (cheap: no heavy import)."""
+    options = dict(config)
+    module_name, _, class_name = options.pop("_target_").rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)(**options)
+
+
+def backend_key(config: dict) -> str:
+    """Equal for equal backend configs: the unit a worker loads and serves."""
+    return repr(sorted(config.items()))
+
+
+def load_backend(config: dict) -> tuple[Backend, float]:
+    """The loaded adapter for this config and the seconds its import took (0 when reused)."""
+    key = backend_key(config)
+    if key in _LOADED:
+        return _LOADED[key], 0.0
+    backend = instantiate_backend(config)
+    start = time.perf_counter()
+    backend.load()
+    _LOADED[key] = backend
+    return backend, time.perf_counter() - start

@@ -1,0 +1,26 @@
+"""Pre-flight: compose and validate every point of a command before anything runs or is written."""
+from __future__ import annotations
+
+from qbench.app.hydra_internals import COMPOSE_ERRORS
+from qbench.app.sweep import Expansion, compose_command, one_line
+from qbench.execution.validate import ConfigError, check_point
+
+
+def launches_nothing(args) -> bool:
+    """Hydra commands that launch nothing (help, --cfg, --info, completion): no pre-flight needed."""
+    return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+
+
+def preflight(args, on_point=None) -> tuple[Expansion | None, str | None]:
+    """(the command composed, every point validated), or (None, the one-line error).
+    `on_point` sees each point as soon as it is composed, before any is validated."""
+    try:
+        expansion = compose_command(args.overrides, args.multirun, args.config_dir,
+                                    args.config_name or "config", on_point=on_point)
+        for point in expansion.points:
+            check_point(point.cfg)
+    except ConfigError as exc:
+        return None, str(exc)
+    except COMPOSE_ERRORS as exc:
+        return None, one_line(exc)
+    return expansion, None

@@ -1,0 +1,56 @@
+"""qbench.app.hydra_internals.SweepComposer composes exactly what Hydra's own load_sweep_config composes."""
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from qbench.app.hydra_internals import SweepComposer, create_hydra
+
+JOBS = [
+    ["backend=cirq", "circuit=ghz", "n_qubits=4"],
+    ["backend=cirq", "circuit=ghz", "n_qubits=6"],           # same choices, another value: the cached path
+    ["n_qubits=8", "backend=qiskit-aer", "circuit=qft"],      # order of overrides kept in hydra.overrides.task
+    ["backend=qsim", "backend.threads=2", "circuit=random", "circuit.depth=3", "n_qubits=5"],
+    ["backend=stim", "noise=depolarizing", "noise.strength=0.05", "execution=quick", "n_qubits=3"],
+    ["backend=pennylane", "+extra=1", "n_qubits=4"],          # a new key
+    ["backend=cirq", "~execution.gpus", "n_qubits=4"],        # a deleted key
+]
+
+
+@pytest.fixture(scope="module")
+def hydra_and_master():
+    hydra = create_hydra(None)
+    master = hydra.compose_config("config", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+                                  run_mode=RunMode.MULTIRUN)
+    yield hydra, master
+    GlobalHydra.instance().clear()  # later tests initialize Hydra themselves
+
+
+def test_composer_equals_hydra_for_every_kind_of_override(hydra_and_master):
+    hydra, master = hydra_and_master
+    composer = SweepComposer(hydra.config_loader)
+    for job in JOBS:
+        expected = hydra.config_loader.load_sweep_config(master, list(job))
+        got = composer.load_sweep_config(master, job)
+        assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(expected), job
+        assert list(got.hydra.overrides.task) == job
+        assert OmegaConf.is_struct(got) == OmegaConf.is_struct(expected)
+    assert len(composer._by_choices) < len(JOBS)  # the groups were composed fewer times than jobs
+
+
+def test_composer_raises_what_hydra_raises(hydra_and_master):
+    hydra, master = hydra_and_master
+    composer = SweepComposer(hydra.config_loader)
+    for job in (["backend=nope"], ["backend=cirq", "no_such_key=1"], ["n_qubits=[1"]):
+        with pytest.raises(Exception) as expected:
+            hydra.config_loader.load_sweep_config(master, job)
+        with pytest.raises(type(expected.value)):
+            composer.load_sweep_config(master, job)
+
+
+def test_composed_configs_do_not_share_state(hydra_and_master):
+    hydra, master = hydra_and_master
+    composer = SweepComposer(hydra.config_loader)
+    first = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=4"])
+    second = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=6"])
+    assert (first.n_qubits, second.n_qubits) == (4, 6)

@@ -1,0 +1,111 @@
+"""Real runs and multiruns through the CLI (basic and joblib launchers) into temporary dirs."""
+import json
+from pathlib import Path
+
+import pytest
+
+import qbench
+
+from tests.helpers import compose_point, run_qbench, sweep_records
+
+BACKENDS = {"cirq", "qiskit-aer", "qsim", "pennylane", "stim"}
+
+
+def test_config_groups_compose():
+    cfg = compose_point()
+    assert cfg.backend.name == "cirq" and cfg.circuit.name == "ghz" and cfg.noise.name == "none"
+    assert {"warmup_runs", "repetitions", "timeout_per_run", "retries"} <= set(cfg.execution)
+    assert cfg.n_qubits == 4 and cfg.shots == 1000 and cfg.seed == 42
+    cfg = compose_point("backend=qiskit-aer", "circuit=random", "seed=9")
+    assert cfg.backend.fusion_enable is True and cfg.circuit.depth == 20 and cfg.circuit.seed == 9
+    assert compose_point("backend=pennylane").backend.device_name == "lightning.qubit"
+
+
+def test_single_run_writes_a_complete_record(workdir):
+    result = run_qbench("backend=qiskit-aer", "circuit=qft", "n_qubits=5", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (record,) = sweep_records(workdir)
+    assert record["status"] == "success" and record["backend"] == "qiskit-aer"
+    m = record["metrics"]
+    assert len(m["execution_times_seconds"]) == 3  # execution/default: 3 timed repetitions
+    assert m["execution_time_seconds"] == sorted(m["execution_times_seconds"])[1]  # the median
+    assert m["fidelity"] >= 1 - 1e-6 and m["fidelity_method"] == "statevector"
+    assert m["gate_count"] > 0 and m["two_qubit_gate_count"] > 0 and m["circuit_depth"] > 0
+    assert m["dry_run_seconds"] > 0 and m["convert_seconds"] > 0 and m["import_seconds"] > 0
+    assert m["memory_peak_mb"] > 0
+    assert record["measurements"]["total_shots"] == 1000
+    assert record["config"]["backend_options"]["precision"] == "single"
+    assert record["environment"]["packages"]["qiskit-aer"] == "0.18.2"
+    assert record["environment"]["threads"] >= 1
+    assert len(record["run_id"]) == 16
+    assert record["timestamps"]["started_at"] <= record["timestamps"]["completed_at"]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_multirun_over_all_backends_and_sizes(launcher, workdir):
+    result = run_qbench("-m", "backend=glob(*)", "circuit=random_clifford", "n_qubits=range(3,7,2)",
+                        "execution=quick", f"hydra/launcher={launcher}", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    records = sweep_records(workdir)
+    configured = {p.stem for p in (Path(qbench.__file__).parent / "conf" / "backend").glob("*.yaml")}
+    total = 2 * len(configured)
+    assert len(records) == total and {r["backend"] for r in records} == configured
+    assert {r["config"]["n_qubits"] for r in records} == {3, 5}
+    core = [r for r in records if r["backend"] in BACKENDS]
+    assert len(core) == 10
+    assert all(r["status"] == "success" and r["metrics"]["fidelity"] >= 1 - 1e-6 for r in core)
+    # the other configured backends (GPU, external programs) run, or say exactly why they cannot
+    for r in records:
+        assert r["status"] in ("success", "unavailable", "skipped"), (r["backend"], r["reason"])
+        assert r["status"] == "success" or r["reason"]
+    # one canonical circuit per point: every backend saw the same gates
+    for n in (3, 5):
+        assert len({r["config"]["circuit_fingerprint"] for r in records if r["config"]["n_qubits"] == n}) == 1
+    sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
+    assert any(p.name.startswith("qsim_5q_random_clifford_none_") for p in sweep_dir.iterdir())
+    assert f"[{total}/{total}]" in result.stderr + result.stdout
+    assert f"{total} points: " in result.stderr + result.stdout
+
+
+def test_stim_skips_non_clifford_and_the_sweep_goes_on(workdir):
+    result = run_qbench("-m", "backend=stim,cirq", "circuit=qft", "n_qubits=4", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    by_backend = {r["backend"]: r for r in sweep_records(workdir)}
+    assert by_backend["stim"]["status"] == "skipped"
+    assert "non-Clifford" in by_backend["stim"]["reason"]
+    assert by_backend["cirq"]["status"] == "success"
+
+
+def test_same_seed_same_random_circuit_on_every_backend(workdir):
+    result = run_qbench("-m", "backend=cirq,qiskit-aer,qsim,pennylane", "circuit=random", "circuit.depth=6",
+                        "n_qubits=5", "seed=123", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    records = sweep_records(workdir)
+    assert len({r["config"]["circuit_fingerprint"] for r in records}) == 1
+    assert all(r["metrics"]["fidelity"] >= 1 - 1e-6 for r in records)
+
+
+def test_records_are_written_atomically_and_are_valid_json(workdir):
+    run_qbench("-m", "backend=stim", "n_qubits=3,4", "execution=quick", cwd=workdir)
+    sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
+    assert not list(sweep_dir.glob("**/*.tmp"))
+    for path in sweep_dir.glob("**/result.json"):
+        json.loads(path.read_text())
+
+
+def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
+    # tests/plugins/conf/backend/faulty.yaml names tests/plugins/faulty_backend.py by _target_
+    from tests.helpers import PLUGIN_CONF
+
+    result = run_qbench("--config-dir", str(PLUGIN_CONF), "-m", "backend=faulty,stim", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {r["backend"]: r["status"] for r in sweep_records(workdir)} == {"faulty": "success", "stim": "success"}
+
+
+def test_joblib_chunks_keep_each_backend_on_few_workers():
+    from hydra_plugins.qbench_plugins.joblib_launcher import chunks_by_backend
+
+    jobs = [[f"backend={b}", f"n_qubits={n}"] for b in ("cirq", "stim") for n in (4, 6, 8)]
+    assert chunks_by_backend(jobs, workers=2) == [[0, 1, 2], [3, 4, 5]]  # one chunk per backend
+    assert chunks_by_backend(jobs[:3], workers=2) == [[0, 1], [2]]  # one backend: split for both workers
+    assert sorted(p for c in chunks_by_backend(jobs, workers=4) for p in c) == list(range(6))

@@ -1,0 +1,27 @@
+"""Bad input: one clear line, exit code 2, no traceback, nothing already written lost."""
+from pathlib import Path
+
+import pytest
+
+import qbench
+from tests.helpers import BACKENDS, BAD_INPUTS, run_qbench
+
+@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, workdir):
+    earlier = workdir / "outputs" / "bench_earlier" / "keep.txt"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("an earlier sweep")
+    result = run_qbench(*args, cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"qbench: error: {message}"
+    assert "Traceback" not in result.stdout + result.stderr
+    assert earlier.read_text() == "an earlier sweep"
+    assert sorted(p.name for p in (workdir / "outputs").iterdir()) == ["bench_earlier"]
+
+
+def test_hydra_help_and_cfg_still_work(workdir):
+    result = run_qbench("--cfg", "job", "backend=qsim", cwd=workdir)
+    assert result.returncode == 0
+    assert "_target_: qbench.backends.qsim_backend.QsimBackend" in result.stdout
+    help_text = run_qbench("--help", cwd=workdir)
+    assert help_text.returncode == 0 and f"backend: {BACKENDS}" in help_text.stdout

@@ -1,0 +1,63 @@
+"""qbench.allocator in fresh processes (its settings are process-wide): with the thresholds pinned, a
+1 MiB block comes from the heap instead of a fresh mmap, whatever ran before; the free heap is released."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+
+# mallinfo2 (glibc >= 2.33): hblks = chunks held as their own mmap, fordblks = free bytes in the heap.
+PROBE = r"""
+import ctypes, json, sys
+sys.path.insert(0, sys.argv[1])
+from qbench.execution import heap as allocator
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+out = {}
+if sys.argv[2] == "pin":
+    out["pinned"] = allocator.pin_thresholds()
+before = libc.mallinfo2().hblks  # the interpreter's own mapped blocks
+block = libc.malloc(1 << 20)
+out["mmapped_blocks_for_1MiB"] = libc.mallinfo2().hblks - before
+libc.free(block)
+blocks = [libc.malloc(4 << 20) for _ in range(4)]   # 16 MiB of heap (under the pinned 32 MiB threshold)
+for b in blocks:
+    libc.free(b)
+out["free_heap_before_release"] = libc.mallinfo2().fordblks
+out["released"] = allocator.release_free_heap()
+out["free_heap_after_release"] = libc.mallinfo2().fordblks
+print(json.dumps(out))
+"""
+
+
+def probe(mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), mode], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_a_fresh_process_maps_a_1_mib_block_of_its_own_by_default():
+    assert probe("default")["mmapped_blocks_for_1MiB"] == 1  # glibc's 128 KiB threshold, not yet moved
+
+
+def test_pinned_thresholds_serve_it_from_the_heap_and_keep_freed_memory_until_released():
+    found = probe("pin")
+    assert found["pinned"] is True
+    assert found["mmapped_blocks_for_1MiB"] == 0
+    assert found["free_heap_before_release"] >= 16 << 20  # kept for the next gate's arrays, not trimmed
+    assert found["released"] is True
+    assert found["free_heap_after_release"] < 1 << 20

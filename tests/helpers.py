@@ -1,0 +1,77 @@
+"""Helpers shared by the test modules: compose the real configs, run the real CLI into temporary
+directories, read what a sweep wrote. (Test modules import these, never each other.)"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_module
+
+import qbench
+
+TESTS = Path(__file__).resolve().parent
+PLUGIN_CONF = TESTS / "plugins" / "conf"
+
+
+def compose_point(*overrides: str, with_plugins: bool = False):
+    extra = [f"hydra.searchpath=[file://{PLUGIN_CONF}]"] if with_plugins else []
+    with initialize_config_module("qbench.conf", version_base="1.3"):
+        return compose("config", overrides=[*extra, *overrides])
+
+
+def run_qbench(*args: str, cwd: Path, timeout: float = 600, plugins: bool = False) -> subprocess.CompletedProcess:
+    """Run `python -m qbench ARGS` for real in `cwd` (where outputs/ is created)."""
+    env = dict(os.environ)
+    if plugins:
+        args = (*args, f"hydra.searchpath=[file://{PLUGIN_CONF}]")
+    return subprocess.run([sys.executable, "-m", "qbench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def sweep_records(cwd: Path) -> list[dict]:
+    """Every result.json of the newest sweep (or single run) under cwd/outputs."""
+    dirs = sorted((cwd / "outputs").glob("bench_*")) or sorted((cwd / "outputs" / "runs").glob("*"))
+    assert dirs, f"no sweep directory under {cwd / 'outputs'}"
+    return [json.loads(p.read_text()) for p in sorted(dirs[-1].glob("**/result.json"))]
+
+
+def assert_matches_reference(outcome: dict, n_qubits: int, shots: int) -> None:
+    """A measured run agrees with its exact reference: state fidelity, and a histogram in the
+    canonical bit order within shot noise of the exact distribution."""
+    v = outcome["verification"]
+    assert v["fidelity_method"] == "statevector"
+    assert v["fidelity"] >= 1 - 1e-6, v
+    assert sum(outcome["histogram"].values()) == shots
+    assert all(len(bits) == n_qubits for bits in outcome["histogram"])
+    assert v["tvd"] <= v["tvd_bound"], v
+
+
+def client_for(workdir: Path):
+    """MLflow's own client on the default store of a run made in `workdir`."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+
+
+# Every backend config that ships is an allowed value (the list grows with new backends).
+BACKENDS = ", ".join(sorted(p.stem for p in (Path(qbench.__file__).parent / "conf" / "backend").glob("*.yaml")))
+
+BAD_INPUTS = [
+    (["backend=foo"], f"unknown backend 'foo'; allowed: {BACKENDS}"),
+    (["circuit=bar"], "unknown circuit 'bar'; allowed: ghz, qft, random, random_clifford"),
+    (["n_qubits=0"], "n_qubits=0 is not allowed; allowed: a positive integer"),
+    (["n_qubits=-3"], "n_qubits=-3 is not allowed; allowed: a positive integer"),
+    (["n_qubits=abc"], "n_qubits='abc' is not allowed; allowed: a positive integer"),
+    (["n_qubits=4.5"], "n_qubits=4.5 is not allowed; allowed: a positive integer"),
+    (["shots=-5"], "shots=-5 is not allowed; allowed: a positive integer"),
+    (["execution.repetitions=-1"], "execution.repetitions=-1 is not allowed; allowed: a positive integer"),
+    (["execution.warmup_runs=-1"], "execution.warmup_runs=-1 is not allowed; allowed: a non-negative integer"),
+    (["circuit=random", "circuit.depth=0"], "circuit.depth=0 is not allowed; allowed: circuit 'random' needs a positive integer depth"),
+    (["seed=abc"], "seed='abc' is not allowed; allowed: an integer"),
+    (["seed=1.5"], "seed=1.5 is not allowed; allowed: an integer"),
+    (["-m", "n_qubits=4,-1"], "n_qubits=-1 is not allowed; allowed: a positive integer"),
+    (["-m", "backend=cirq,nope"], f"unknown backend 'nope'; allowed: {BACKENDS}"),
+]
