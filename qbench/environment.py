@@ -8,10 +8,9 @@ import platform
 import shutil
 import subprocess
 
-# Every simulator package qbench knows, recorded in every result whatever the backend.
-TRACKED_PACKAGES = ("qbench", "numpy", "hydra-core", "cirq-core", "qiskit", "qiskit-aer", "qsimcirq",
-                    "pennylane", "pennylane-lightning", "stim", "mlflow", "cuquantum-python", "custatevec-cu12",
-                    "qiskit-aer-gpu", "pennylane-lightning-gpu", "cuquantum-python-cu12", "cupy-cuda12x")
+# qbench's own stack, recorded in every result beside every configured backend's packages
+# (qbench.backends.registry.known_packages, read from the adapters of conf/backend/).
+BASE_PACKAGES = ("qbench", "numpy", "hydra-core", "omegaconf", "mlflow")
 
 
 @functools.lru_cache(maxsize=None)
@@ -82,8 +81,9 @@ def gpu_memory_bytes() -> int | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def machine() -> dict:
+@functools.lru_cache(maxsize=None)
+def machine(packages: tuple[str, ...] = ()) -> dict:
+    """This machine, and the versions of BASE_PACKAGES and of `packages` (None: not installed)."""
     return {
         "platform": platform.platform(),
         "python_version": platform.python_version(),
@@ -92,5 +92,5 @@ def machine() -> dict:
         "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 2),
         "gpu_available": gpu_available(),
         "hostname": platform.node(),
-        "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
+        "packages": {name: package_version(name) for name in dict.fromkeys((*BASE_PACKAGES, *packages))},
     }

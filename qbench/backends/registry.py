@@ -1,6 +1,7 @@
 """Backend adapters by config: build one from its `_target_`, and load each once per process."""
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 
@@ -32,3 +33,22 @@ def load_backend(config: dict) -> tuple[Backend, float]:
     backend.load()
     _LOADED[key] = backend
     return backend, time.perf_counter() - start
+
+
+@functools.lru_cache(maxsize=1)
+def known_packages() -> tuple[str, ...]:
+    """The packages of every backend qbench ships (conf/backend/*.yaml), on either device: the
+    versions every record carries, so two sweeps can be compared whatever backends they ran."""
+    import yaml
+
+    from qbench.conf import CONF_DIR, shipped_options
+
+    packages: dict[str, None] = {}
+    for option in shipped_options("backend"):
+        config = yaml.safe_load((CONF_DIR / "backend" / f"{option}.yaml").read_text())
+        for device in ("CPU", "GPU"):
+            try:
+                packages.update(dict.fromkeys(instantiate_backend({**config, "device": device}).packages))
+            except Exception:  # noqa: BLE001 - an adapter that cannot be built records no packages
+                pass
+    return tuple(packages)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qbench import environment
+from qbench.results import records
 
 PROBE_BYTES = 256 * 2**20  # per array: far beyond any L3 cache here
 
@@ -55,11 +56,9 @@ def machine_bandwidth() -> float:
     except (OSError, ValueError, KeyError):
         pass
     measured = probe()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"bytes_per_second": measured, "probe_bytes": PROBE_BYTES,
-                               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}))
-    os.replace(tmp, path)
+    # a unique temporary name: two sweeps starting at once may both probe, and both write whole files
+    records.write_atomic(path, {"bytes_per_second": measured, "probe_bytes": PROBE_BYTES,
+                                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return measured
 
 

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from qbench import environment
 from qbench.backends.base import RunSpec
-from qbench.backends.registry import instantiate_backend
+from qbench.backends.registry import instantiate_backend, known_packages
 from qbench.circuits import canonical as circuits
 from qbench.execution import bandwidth
 from qbench.execution.pool import run_isolated
@@ -123,7 +123,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     backend = instantiate_backend(plain["backend"])
     threads = backend.threads or threads_for(plain, concurrency)
     record["run_id"] = point_run_id(plain, backend)
-    record["environment"] = {**environment.machine(), "threads": threads, "concurrent_workers": concurrency}
+    record["environment"] = {**environment.machine(known_packages()), "threads": threads, "concurrent_workers": concurrency}
 
     build_start = time.perf_counter()
     circuit = circuits.build(plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"),
