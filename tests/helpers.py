@@ -74,4 +74,21 @@ BAD_INPUTS = [
     (["seed=1.5"], "seed=1.5 is not allowed; allowed: an integer"),
     (["-m", "n_qubits=4,-1"], "n_qubits=-1 is not allowed; allowed: a positive integer"),
     (["-m", "backend=cirq,nope"], f"unknown backend 'nope'; allowed: {BACKENDS}"),
+    (["-m", "backend=glob(zzz*)"], "the sweep has no points: backend=glob(zzz*) expands to nothing; allowed: a glob "
+                                  "that matches a config option, a range(start,stop[,step]) with start before stop"),
+    (["-m", "n_qubits=range(10,4)"], "the sweep has no points: n_qubits=range(10,4) expands to nothing; allowed: a "
+                                    "glob that matches a config option, a range(start,stop[,step]) with start before stop"),
+    (["-m", "backend=cirq,stim", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+     "hydra.launcher.n_jobs=0 is not allowed; allowed: a positive number of workers, or a negative one "
+     "(-1: every core, -2: all but one, as joblib counts)"),
+    (["circuit.depth=-3"], "circuit.depth=-3 does not apply to circuit 'ghz'; allowed: no depth (only random, "
+                           "random_clifford take one)"),
+    (["circuit=qft", "circuit.depth=50"], "circuit.depth=50 does not apply to circuit 'qft'; allowed: no depth "
+                                          "(only random, random_clifford take one)"),
+    (["+backend.nosuch=1"], "backend.nosuch is not an option of backend 'cirq'; allowed: device, method, name, "
+                            "precision, threads"),
+    (["backend=qiskit-aer", "+backend.fusion_enabled=false"],
+     "backend.fusion_enabled is not an option of backend 'qiskit-aer'; allowed: blocking_enable, blocking_qubits, "
+     "custatevec, device, fusion_enable, fusion_max_qubit, fusion_max_swap, fusion_threshold, method, name, "
+     "precision, statevector_parallel_threshold, threads"),
 ]

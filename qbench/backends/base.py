@@ -51,6 +51,9 @@ class Backend:
     noise_models: tuple[str, ...] = MODELS
     #: how the library simulates noise: density_matrix (exact) and/or trajectories (one per shot)
     noise_methods: tuple[str, ...] = ()
+    #: library options a config may add beside the constructor's named ones (backend.KEY); None: any
+    #: (a user's adapter that does not say), checked at pre-flight so a misspelt `+backend.x=1` is bad input
+    extra_options: tuple[str, ...] | None = None
 
     def __init__(self, name: str, device: str = "CPU", precision: str = "single",
                  threads: int | None = None, method: str = "statevector", **options: Any):

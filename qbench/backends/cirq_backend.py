@@ -71,6 +71,7 @@ class CirqInterfaceBackend(Backend):
 
 class CirqBackend(CirqInterfaceBackend):
     modules = ("cirq",)
+    extra_options = ()
     packages = ("cirq-core",)
     noise_methods = ("density_matrix", "trajectories")
 

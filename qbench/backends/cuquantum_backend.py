@@ -37,6 +37,7 @@ def library():
 class CuquantumBackend(Backend):
     packages = ("cuquantum-python-cu12", "custatevec-cu12", "cupy-cuda12x")
     noise_models = ("none",)
+    extra_options = ()
 
     def available(self) -> str | None:
         if self.device != "GPU":

@@ -27,7 +27,7 @@ import numpy as np
 
 from qbench.circuits import reference
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.backends.quest_backend import die_with_parent  # the same need: no child outlives a killed worker
+from qbench.backends.subprocesses import die_with_parent  # the same need: no child outlives a killed worker
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import Channel, Noise, placed
 
@@ -95,6 +95,7 @@ class LretError(RuntimeError):
 
 class LretBackend(Backend):
     precisions = ("double",)  # Eigen MatrixXcd: complex<double> throughout
+    extra_options = ()  # its options are the constructor's named ones
     # The memory guard counts a dense density matrix: to sample, JSON mode forms rho = L L^dagger (4^n).
     representation = "density_matrix"
     noise_methods = ("density_matrix",)  # the (truncated) density matrix, exact up to LRET's epsilon

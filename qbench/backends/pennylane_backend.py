@@ -48,6 +48,7 @@ def apply_pennylane(circuit: Circuit, noise: Noise = NOISELESS) -> None:
 class PennylaneBackend(Backend):
     modules = ("pennylane",)
     noise_methods = ("density_matrix",)
+    extra_options = ("device_name",)
 
     @property
     def packages(self) -> tuple[str, ...]:

@@ -108,6 +108,10 @@ def gpu_build_on_disk() -> bool:
 class QiskitAerBackend(Backend):
     modules = ("qiskit_aer", "qiskit")
     noise_methods = ("density_matrix", "trajectories")
+    # AerSimulator options passed through as they are (its documented fusion/blocking/parallelism ones);
+    # custatevec: GPU only, qbench's name for cuStateVec_enable
+    extra_options = ("fusion_enable", "fusion_threshold", "fusion_max_qubit", "fusion_max_swap", "blocking_enable",
+                     "blocking_qubits", "statevector_parallel_threshold", "custatevec")
 
     @property
     def packages(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ class QsimBackend(CirqInterfaceBackend):
     modules = ("qsimcirq", "cirq")
     packages = ("qsimcirq", "cirq-core")
     precisions = ("single",)  # qsim's kernels are float32
+    extra_options = ("max_fused_gate_size", "gpu_mode")  # gpu_mode: GPU only
     noise_methods = ("trajectories",)
 
     @property

@@ -18,6 +18,21 @@ def instantiate_backend(config: dict) -> Backend:
     return getattr(importlib.import_module(module_name), class_name)(**options)
 
 
+def accepted_options(config: dict) -> set[str] | None:
+    """The keys a config of this adapter may have (None: the adapter accepts any): the named
+    parameters of its constructors and its declared extra_options. Imports only the adapter module."""
+    import inspect
+
+    module_name, _, class_name = str(config.get("_target_")).rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if cls.extra_options is None:
+        return None
+    named = {name for klass in cls.__mro__ if "__init__" in vars(klass)
+             for name, parameter in inspect.signature(klass.__init__).parameters.items()
+             if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)}
+    return {"_target_", *named, *cls.extra_options}
+
+
 def backend_key(config: dict) -> str:
     """Equal for equal backend configs: the unit a worker loads and serves."""
     return repr(sorted(config.items()))

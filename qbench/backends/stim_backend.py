@@ -35,6 +35,7 @@ class StimBackend(Backend):
     packages = ("stim",)
     precisions = ("single", "double")  # exact stabilizer arithmetic: precision does not apply
     representation = "stabilizer"
+    extra_options = ()
     noise_models = ("none", *STIM_CHANNELS, "readout")
     noise_methods = ("trajectories",)
 

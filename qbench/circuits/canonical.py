@@ -34,6 +34,7 @@ GATES: dict[str, tuple[int, int, bool]] = {
 }
 
 FAMILIES = ("ghz", "qft", "random", "random_clifford")
+DEPTH_FAMILIES = ("random", "random_clifford")  # the families a `depth` shapes; for the others it means nothing
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ SHOWN_KEYS = {"backend", "n_qubits", "circuit", "circuit.depth", "noise", "noise
 def human_bytes(n: int | None) -> str:
     if n is None:
         return "-"
+    if n.bit_length() > 1000:
+        return resources.gib(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"

@@ -40,24 +40,36 @@ def threads_for(cfg: dict, concurrency: int) -> int:
     return max(1, usable_cores() // max(1, concurrency))
 
 
+def gib(n_bytes: int) -> str:
+    """A byte count in GiB for a message; a state of 1100 qubits is past what a float can hold."""
+    if n_bytes.bit_length() > 1000:
+        return f"2^{n_bytes.bit_length() - 1 - 30} GiB"
+    return f"{n_bytes / 2**30:.2f} GiB"
+
+
+def megabytes(n_bytes: int) -> float | None:
+    """A byte count in MiB for a record, None where no float can hold it."""
+    return n_bytes / 2**20 if n_bytes.bit_length() <= 1000 else None
+
+
 def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> tuple[int, str | None]:
     """(estimated bytes, reason to skip or None). The estimate is the simulator's state only."""
     estimate = backend.memory_estimate_bytes(n_qubits)
     if n_qubits > LARGE_QUBITS_WARNING:
-        log.warning("%s at %d qubits needs ~%.2f GiB of state", backend.name, n_qubits, estimate / 2**30)
+        log.warning("%s at %d qubits needs ~%s of state", backend.name, n_qubits, gib(estimate))
     if memory_limit_gb and estimate > memory_limit_gb * 2**30:
-        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}), "
+        return estimate, (f"needs ~{gib(estimate)} ({backend.memory_formula(n_qubits)}), "
                           f"over execution.memory_limit_gb={memory_limit_gb}")
     gpu = environment.gpu_memory_bytes() if backend.device == "GPU" else None
     if gpu:  # the state lives on the GPU, which gpu_slot gives to one run at a time
         if estimate > gpu:
-            return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but the GPU "
+            return estimate, (f"needs ~{gib(estimate)} ({backend.memory_formula(n_qubits)}) but the GPU "
                               f"has {gpu / 2**30:.2f} GiB (nvidia-smi memory.total)")
         return estimate, None
     available = environment.available_memory_bytes()
     per_worker = available // max(1, concurrency)
     if available and estimate > per_worker:
-        return estimate, (f"needs ~{estimate / 2**30:.2f} GiB ({backend.memory_formula(n_qubits)}) but only "
+        return estimate, (f"needs ~{gib(estimate)} ({backend.memory_formula(n_qubits)}) but only "
                           f"{per_worker / 2**30:.2f} GiB is available per worker "
                           f"({available / 2**30:.2f} GiB free / {concurrency} concurrent)")
     return estimate, None

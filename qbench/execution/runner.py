@@ -20,7 +20,7 @@ from qbench.backends.registry import instantiate_backend, known_packages
 from qbench.circuits import canonical as circuits
 from qbench.execution import bandwidth
 from qbench.execution.pool import run_isolated
-from qbench.execution.resources import gpu_slot, precheck, threads_for
+from qbench.execution.resources import gpu_slot, megabytes, precheck, threads_for
 from qbench.execution.timing import measure
 from qbench.execution.validate import check_point
 from qbench.execution.workers import WorkerFailure
@@ -136,7 +136,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
 
     status, reason, estimate = precheck(backend, circuit, spec, concurrency, ex["memory_limit_gb"])
     if estimate is not None:
-        record["metrics"]["memory_estimate_mb"] = estimate / 2**20
+        record["metrics"]["memory_estimate_mb"] = megabytes(estimate)
     if status:
         record.update(status=status, reason=reason)
         return

@@ -1,7 +1,8 @@
 """Bad input gets one clear line: what value is wrong and what is allowed."""
 from __future__ import annotations
 
-from qbench.circuits.canonical import FAMILIES
+from qbench.backends.registry import accepted_options
+from qbench.circuits.canonical import DEPTH_FAMILIES, FAMILIES
 from qbench.circuits.noise import METHODS as NOISE_METHODS
 from qbench.circuits.noise import MODELS as NOISE_MODELS
 
@@ -31,9 +32,12 @@ def check_point(cfg) -> None:
 
     circuit = cfg.circuit
     _require(circuit.name in FAMILIES, "circuit.name", circuit.name, f"one of {', '.join(FAMILIES)}")
-    if circuit.name in ("random", "random_clifford"):
+    if circuit.name in DEPTH_FAMILIES:
         _require(_is_int(circuit.depth) and circuit.depth > 0, "circuit.depth", circuit.depth,
                  f"circuit '{circuit.name}' needs a positive integer depth")
+    elif circuit.get("depth") is not None:
+        raise ConfigError(f"circuit.depth={circuit.depth!r} does not apply to circuit '{circuit.name}'; allowed: "
+                          f"no depth (only {', '.join(DEPTH_FAMILIES)} take one)")
     _require(_is_int(circuit.seed), "circuit.seed", circuit.seed, "an integer")
 
     backend = cfg.backend
@@ -41,6 +45,7 @@ def check_point(cfg) -> None:
              "a backend config must name its adapter class with _target_")
     _require(backend.precision in ("single", "double"), "backend.precision", backend.precision, "single or double")
     _require(str(backend.device).upper() in ("CPU", "GPU"), "backend.device", backend.device, "CPU or GPU")
+    _check_backend_options(backend)
     threads = backend.get("threads")
     _require(threads is None or (_is_int(threads) and threads > 0), "backend.threads", threads,
              "null (use execution.threads) or a positive integer")
@@ -68,3 +73,15 @@ def check_point(cfg) -> None:
     _require(_is_int(ex.verify_max_qubits) and ex.verify_max_qubits >= 0, "execution.verify_max_qubits",
              ex.verify_max_qubits, "a non-negative integer")
     _require(_is_int(ex.gpus) and ex.gpus > 0, "execution.gpus", ex.gpus, "a positive integer")
+
+
+def _check_backend_options(backend) -> None:
+    """A key the adapter does not take (`+backend.nosuch=1`, a misspelt option) is bad input, not ignored."""
+    try:
+        accepted = accepted_options(dict(backend))
+    except (ImportError, AttributeError, ValueError):
+        return  # an adapter that cannot be imported is recorded as the point's error by the runner
+    unknown = sorted(set(backend.keys()) - accepted) if accepted is not None else []
+    if unknown:
+        raise ConfigError(f"backend.{unknown[0]} is not an option of backend '{backend.get('name')}'; allowed: "
+                          f"{', '.join(sorted(accepted - {'_target_'}))}")
