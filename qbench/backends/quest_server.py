@@ -1,10 +1,10 @@
-"""The QuEST side of the `quest` backend: run by the QuEST interpreter (.venv-quest), not by qbench's.
+"""The QuEST side of the `quest-v3` backend: run by the QuEST interpreter (.venv-quest), not by qbench's.
 
 pyquest 0.0.1 (QuEST v3) imports only with numpy < 2, which qbench's own environment (cirq) forbids,
 so QuEST lives in a process of its own. This script therefore imports only the standard library,
 numpy, pyquest and qbench.pipes (standard library only).
 
-Protocol (the adapter, `qbench.backends.quest_backend`, is the other end): on stdin/stdout,
+Protocol (the adapter, `qbench.backends.quest_v3_backend`, is the other end): on stdin/stdout,
 messages framed as an 8-byte big-endian length then a pickle (protocol 4) of plain Python data.
 The server speaks first with its `hello` (versions, precision, threads); then it answers each
 request {"op": ...} with {"ok": True, "value": ...} or {"ok": False, "error": "..."}:

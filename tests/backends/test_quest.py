@@ -1,4 +1,4 @@
-"""QuEST (pyquest 0.0.1 in .venv-quest, driven over a pipe) against the exact references.
+"""quest-v3: QuEST v3 (pyquest 0.0.1 in .venv-quest, driven over a pipe) against the exact references.
 
 No skips: `make test` builds .venv-quest first (`make quest-env`), so a missing QuEST is a failure here.
 """
@@ -17,7 +17,7 @@ from qbench.circuits import canonical as circuits
 from qbench import pipes
 from qbench.circuits import reference
 from qbench.backends.base import RunSpec
-from qbench.backends.quest_backend import PROJECT_ROOT, PYTHON_ENV, QuestError, interpreter_candidates
+from qbench.backends.quest_v3_backend import PROJECT_ROOT, PYTHON_ENV, QuestError, interpreter_candidates
 from qbench.backends.registry import instantiate_backend
 from qbench.execution.timing import measure
 from qbench.circuits.noise import MODELS, Noise
@@ -29,7 +29,7 @@ PROBE = circuits.build("random_clifford", 3, depth=3, seed=11)
 
 
 def backend_config(*overrides: str) -> dict:
-    return OmegaConf.to_container(compose_point("backend=quest", *overrides).backend, resolve=True)
+    return OmegaConf.to_container(compose_point("backend=quest-v3", *overrides).backend, resolve=True)
 
 
 def noisy(model: str, strength: float = 0.1, method: str = "auto") -> RunSpec:
@@ -115,9 +115,9 @@ def test_noise_on_every_non_clifford_gate_kind():
     (noisy("bit_flip", 0.6), [], "QuEST's mixPauli refuses bit_flip strength 0.6 > 0.5"),
     (noisy("phase_flip", 0.51), [], "QuEST's mixDephasing refuses phase_flip strength 0.51 > 0.5"),
     (noisy("depolarizing", 0.1, "trajectories"), [], "cannot simulate noise by noise.method=trajectories"),
-    (RunSpec(10, 1, 1), ["backend.precision=single"], "quest does not simulate in single precision"),
+    (RunSpec(10, 1, 1), ["backend.precision=single"], "quest-v3 does not simulate in single precision"),
 ])
-def test_what_quest_cannot_do_is_skipped_with_the_reason(spec, overrides, reason):
+def test_what_quest_v3_cannot_do_is_skipped_with_the_reason(spec, overrides, reason):
     assert reason in instantiate_backend(backend_config(*overrides)).supports(PROBE, spec)
 
 
@@ -179,7 +179,7 @@ def test_one_quest_process_per_load_a_small_round_trip_and_recovery_from_its_dea
 def test_the_quest_process_dies_with_its_worker():
     # A worker killed on timeout must not leave QuEST computing: the server gets SIGKILL with its parent.
     code = ("import time; from qbench.backends.registry import instantiate_backend; "
-            "b = instantiate_backend({'_target_': 'qbench.backends.quest_backend.QuestBackend', 'name': 'quest'}); "
+            "b = instantiate_backend({'_target_': 'qbench.backends.quest_v3_backend.QuestV3Backend', 'name': 'quest-v3'}); "
             "b.load(); print(b.process.pid, flush=True); time.sleep(120)")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
@@ -208,7 +208,7 @@ def test_memory_peak_counts_the_quest_process():
 
 def test_sweep_through_the_cli(workdir):
     # From a temporary cwd: the QuEST interpreter is found through the checkout.
-    result = run_qbench("-m", "backend=quest", "circuit=ghz,qft", "n_qubits=4,6", "noise=none,depolarizing",
+    result = run_qbench("-m", "backend=quest-v3", "circuit=ghz,qft", "n_qubits=4,6", "noise=none,depolarizing",
                         "shots=2000", "execution=quick", cwd=workdir)
     assert result.returncode == 0, result.stderr
     records = sweep_records(workdir)

@@ -1,11 +1,11 @@
-"""quest: QuEST v3 (PyPI `pyquest` 0.0.1, CPU, OpenMP, double precision) in an interpreter of its own.
+"""quest-v3: QuEST v3 (PyPI `pyquest` 0.0.1, CPU, OpenMP, double precision) in an interpreter of its own.
 
 pyquest imports only with numpy < 2 and cirq requires numpy >= 2, so QuEST runs in a separate
 interpreter (`make quest-env` builds .venv-quest). `load()` starts `quest_server.py` in it ONCE per
 worker and keeps it alive; every later call is one round trip of a length-prefixed pickle over
 pipes. The timed `run` is that round trip: QuEST simulates from |0...0>, computes the exact outcome
 probabilities (calcProbOfAllOutcomes) and samples `shots` outcomes with a seeded NumPy generator in
-the QuEST process (QuEST v3 has no multi-shot sampler). `QuestBackend.ping` measures the IPC part.
+the QuEST process (QuEST v3 has no multi-shot sampler). `QuestV3Backend.ping` measures the IPC part.
 
 Noise: QuEST applies channels to density matrices only (mixDepolarising, mixDephasing, mixDamping,
 mixPauli), so a noisy point on backend.method=statevector switches to createDensityQureg and says
@@ -15,12 +15,10 @@ Readout noise flips the sampled bits in the QuEST process, as `qbench.noise` def
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 
 from qbench import pipes
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
+from qbench.backends.subprocesses import die_with_parent
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import Noise, placed
 
@@ -56,16 +55,6 @@ PRECISIONS = {1: "single", 2: "double", 4: "quad"}
 _PROBE = ("import importlib.util as u, importlib.metadata as m, json; "
           "v = lambda d: m.version(d) if u.find_spec(d) else None; "
           "print(json.dumps({'pyquest': v('pyquest'), 'numpy': v('numpy')}))")
-
-
-# Looked up before any fork: a preexec_fn should not load libraries in the child.
-_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the simulator child is SIGKILLed when its parent dies (a worker killed on timeout)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def interpreter_candidates(configured: str) -> list[Path]:
@@ -106,10 +95,11 @@ class QuestError(RuntimeError):
     """The QuEST process refused a request or died."""
 
 
-class QuestBackend(Backend):
+class QuestV3Backend(Backend):
     packages = ("pyquest",)
     precisions = ("double",)  # the PyPI wheels are built with QuEST_PREC=2 (checked at load)
     noise_methods = ("density_matrix",)
+    extra_options = ()  # its options are the constructor's named ones
 
     def __init__(self, *args, python: str = ".venv-quest/bin/python", **kwargs):
         super().__init__(*args, **kwargs)
