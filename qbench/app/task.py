@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import hydra
@@ -10,6 +11,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 log = logging.getLogger("qbench")
+LAUNCHER_PID_ENV = "QBENCH_LAUNCHER_PID"  # set by qbench.cli.launch for the processes of its launch
 
 
 def benchmark_dir(hydra_cfg) -> Path:
@@ -20,10 +22,13 @@ def benchmark_dir(hydra_cfg) -> Path:
 def main(cfg: DictConfig) -> str:
     # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
     # run machinery are only needed once a point runs).
+    from qbench.execution import lifetime
     from qbench.execution.resources import concurrency
     from qbench.execution.runner import finished_record, run_point
     from qbench.results import progress, records, tracking
 
+    if os.environ.get(LAUNCHER_PID_ENV) == str(os.getppid()):
+        lifetime.watch_parent()  # a joblib (loky) worker: it ends with the launching process
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     directory = benchmark_dir(hydra_cfg)

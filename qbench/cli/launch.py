@@ -1,14 +1,53 @@
-"""A launch (`python -m qbench [-m] OVERRIDES`): pre-flight, then Hydra's own app."""
+"""A launch (`python -m qbench [-m] OVERRIDES`): pre-flight, the sweep folder claimed, then Hydra's own app."""
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import sys
+from pathlib import Path
 
 from qbench.app import state
+from qbench.app.task import LAUNCHER_PID_ENV
 from qbench.app.hydra_internals import args_parser
 from qbench.cli.errors import error
 from qbench.cli.preflight import launches_nothing, preflight
+from qbench.execution import lifetime
+from qbench.results import records, sweep_folder
 from qbench.results.progress import SWEEP_SIZE_ENV
+
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
+    """The folder this launch writes into, created (a new sweep: exclusively) and owned until it ends;
+    the argv that makes Hydra use exactly that folder."""
+    if not args.multirun:
+        run_dir = Path(str(expansion.points[0].cfg.hydra.run.dir))
+        return sweep_folder.ensure_writable(run_dir), argv
+    given = any(o.startswith("hydra.sweep.dir=") for o in args.overrides)
+    planned = Path(str(expansion.master.hydra.sweep.dir))
+    if given:  # a resume or rerun-failed: the folder may exist; it must not be in use
+        sweep_folder.hold(planned)
+        return planned, argv
+    folder = sweep_folder.create_unique(planned)  # two sweeps started in one second: bench_..._2
+    sweep_folder.hold(folder)
+    return folder, [*argv, f"hydra.sweep.dir={folder}"]
+
+
+def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> None:
+    """SIGINT and SIGTERM end the launch cleanly: every process below this one killed, one line, 130/143."""
+    def stop(signum, _frame):
+        lifetime.kill_descendants()
+        total = os.environ.get(SWEEP_SIZE_ENV, "?")
+        done = len(records.find_results(folder)) if folder is not None and folder.is_dir() else 0
+        again = (f"qbench rerun-failed {folder}" if multirun and folder is not None
+                 else "python -m qbench " + shlex.join(argv))
+        print(f"interrupted: {done} of {total} points finished; resume with: {again}", file=sys.stderr, flush=True)
+        os._exit(EXIT_SIGNAL[signum])
+
+    for signum in EXIT_SIGNAL:
+        signal.signal(signum, stop)
 
 
 def run_hydra(argv: list[str]) -> int:
@@ -16,12 +55,19 @@ def run_hydra(argv: list[str]) -> int:
     from qbench.execution import forkserver
 
     args = args_parser().parse_args(argv)
+    folder = None
     if not launches_nothing(args):
         expansion, problem = preflight(args)
         if problem:
             return error(problem)
+        try:
+            folder, argv = _claim_folder(args, expansion, argv)
+        except sweep_folder.SweepFolderError as exc:
+            return error(str(exc))
         os.environ[SWEEP_SIZE_ENV] = str(len(expansion.points))
+        os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
         state.set_preflight(expansion)  # Hydra's sweeper need not compose every job again
+        _stop_on_signals(folder, args.multirun, argv)
         if args.multirun and len(expansion.points) > 1:
             forkserver.start_for(expansion.points)  # imports each library once, forks the workers
 

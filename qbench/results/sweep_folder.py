@@ -1,0 +1,83 @@
+"""A sweep's folder: created exclusively, and owned by one live launch at a time.
+
+Two sweeps started in the same second from the same directory would both be
+`outputs/bench_YYYYMMDD_HHMMSS`; the second gets `..._2` instead. A launch into a folder
+(a new sweep, a resume, `qbench rerun-failed`) holds an `fcntl` lock on its `.qbench.lock`
+for as long as it runs, so a second launch into a folder whose sweep is alive is refused;
+the kernel drops the lock when the process dies, so a killed sweep can be resumed at once.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+LOCK_FILE = ".qbench.lock"
+_held: dict[str, object] = {}  # folder -> its open lock file: the lock lives as long as this process
+
+
+class SweepFolderError(Exception):
+    """The folder cannot be used: busy (another live launch holds it) or not writable. One line."""
+
+
+def _unwritable(path: Path, exc: OSError) -> SweepFolderError:
+    why = {errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EROFS: "read-only file system",
+           errno.ENOSPC: "no space left on the device"}.get(exc.errno, exc.strerror or str(exc))
+    return SweepFolderError(f"cannot write into {path}: {why}; allowed: a writable folder "
+                            f"(choose one with hydra.sweep.dir=... or hydra.run.dir=...)")
+
+
+def create_unique(path: Path) -> Path:
+    """`path`, or `path_2`, `path_3`, ... : the first that did not exist, created now by this process."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for number in range(1, 10_000):
+            candidate = path if number == 1 else path.with_name(f"{path.name}_{number}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    raise SweepFolderError(f"{path}: 10,000 sweeps of that name already exist; allowed: another hydra.sweep.dir")
+
+
+def ensure_writable(path: Path) -> Path:
+    """Create `path` (and its parents) if missing and prove it takes a file, before anything runs."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".qbench-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    return path
+
+
+def hold(path: Path) -> None:
+    """Own `path` for the rest of this process, or raise SweepFolderError naming the live launch that does."""
+    path = ensure_writable(path)
+    key = str(path.resolve())
+    if key in _held:
+        return
+    try:
+        handle = open(path / LOCK_FILE, "a+")
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise SweepFolderError(f"{path} belongs to a sweep that is still running (process {owner}); allowed: wait for "
+                               f"it to end (or stop it), or launch into another hydra.sweep.dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _held[key] = handle
