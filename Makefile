@@ -5,8 +5,12 @@ PY := $(VENV)/bin/python
 SWEEP ?= -m backend=cirq,qiskit-aer,qsim,pennylane,stim circuit=ghz n_qubits=4,8,12 hydra/launcher=joblib
 
 QUEST_VENV ?= .venv-quest
+# QuEST 4 (`backend=quest`) from your own checkout of github.com/QuEST-Kit/QuEST: `make quest4 QUEST_SRC=DIR`.
+QUEST_SRC ?=
+QUEST_PRECISION ?= 2
+QUEST_BUILD ?= backends/quest/build
 
-.PHONY: install quest-env run test clean
+.PHONY: install quest-env quest4 run test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# QuEST (PyPI pyquest 0.0.1, QuEST v3) imports only with numpy<2, which cirq forbids: its own
-# interpreter, driven by the `quest` backend through a pipe (README "QuEST and LRET").
+# QuEST v3 (PyPI pyquest 0.0.1) imports only with numpy<2, which cirq forbids: its own
+# interpreter, driven by the `quest-v3` backend through a pipe (README "QuEST and LRET").
 $(QUEST_VENV)/.installed:
 	$(PYTHON) -m venv $(QUEST_VENV)
 	$(QUEST_VENV)/bin/python -m pip install -q pyquest==0.0.1 numpy==1.26.4
@@ -25,6 +29,14 @@ $(QUEST_VENV)/.installed:
 	touch $@
 
 quest-env: $(QUEST_VENV)/.installed
+
+# QuEST 4, offline, from QUEST_SRC: FLOAT_PRECISION 2 (double) or 1 (single), OpenMP; the `quest` backend
+# finds $(QUEST_BUILD)/libQuEST.so from the cwd (README "QuEST and LRET"). qbench ships no QuEST code.
+quest4:
+	@test -n "$(QUEST_SRC)" || { echo "make quest4: set QUEST_SRC=DIR, a checkout of https://github.com/QuEST-Kit/QuEST" >&2; exit 2; }
+	cmake -S $(QUEST_SRC) -B $(QUEST_BUILD) -DCMAKE_BUILD_TYPE=Release -DFLOAT_PRECISION=$(QUEST_PRECISION) \
+		-DENABLE_MULTITHREADING=ON -DBUILD_SHARED_LIBS=ON
+	cmake --build $(QUEST_BUILD) --target QuEST -j
 
 run: install  ## a small real sweep: five CPU backends, GHZ, 4/8/12 qubits
 	$(PY) -m qbench $(SWEEP)
