@@ -7,97 +7,20 @@ significant bit of a state-vector index.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-# name -> (number of qubits, number of angle parameters, Clifford?)
-GATES: dict[str, tuple[int, int, bool]] = {
-    "h": (1, 0, True),
-    "x": (1, 0, True),
-    "y": (1, 0, True),
-    "z": (1, 0, True),
-    "s": (1, 0, True),
-    "sdg": (1, 0, True),
-    "t": (1, 0, False),
-    "tdg": (1, 0, False),
-    "rx": (1, 1, False),
-    "ry": (1, 1, False),
-    "rz": (1, 1, False),
-    "cx": (2, 0, True),
-    "cz": (2, 0, True),
-    "swap": (2, 0, True),
-    "cp": (2, 1, False),  # controlled phase diag(1, 1, 1, e^{i theta})
-}
+from qbench.circuits.model import (  # noqa: F401 - the canonical names, re-exported where they always were
+    ANGLE_TOLERANCE, GATES, Circuit, CircuitInputError, CircuitUnavailable, Gate, clifford_gates)
 
-FAMILIES = ("ghz", "qft", "random", "random_clifford")
+# The synthetic families written here, the standard ones (qbench.circuits.families), MQT Bench's
+# (qbench.circuits.mqt) and a user's OpenQASM file (qbench.circuits.qasm_import).
+FAMILIES = ("ghz", "qft", "random", "random_clifford", "quantum_volume", "qaoa", "qpe", "iqft", "mqt", "qasm")
 DEPTH_FAMILIES = ("random", "random_clifford")  # the families a `depth` shapes; for the others it means nothing
-
-
-@dataclass(frozen=True)
-class Gate:
-    name: str
-    qubits: tuple[int, ...]
-    params: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class Circuit:
-    family: str
-    n_qubits: int
-    gates: tuple[Gate, ...]
-    depth_param: int | None = None
-    seed: int | None = None
-    metadata: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def gate_count(self) -> int:
-        return len(self.gates)
-
-    @property
-    def two_qubit_gate_count(self) -> int:
-        return sum(1 for g in self.gates if len(g.qubits) == 2)
-
-    @property
-    def depth(self) -> int:
-        """Number of layers when every gate is placed as early as its qubits allow."""
-        level = [0] * self.n_qubits
-        for g in self.gates:
-            layer = max(level[q] for q in g.qubits) + 1
-            for q in g.qubits:
-                level[q] = layer
-        return max(level, default=0)
-
-    @property
-    def is_clifford(self) -> bool:
-        return all(GATES[g.name][2] for g in self.gates)
-
-    def fingerprint(self) -> str:
-        """Stable hash of the gate list: equal fingerprints mean the same circuit."""
-        payload = json.dumps(
-            [self.n_qubits, [(g.name, g.qubits, [round(p, 15) for p in g.params]) for g in self.gates]]
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-    def stats(self) -> dict:
-        return {
-            "gate_count": self.gate_count,
-            "two_qubit_gate_count": self.two_qubit_gate_count,
-            "circuit_depth": self.depth,
-        }
-
-    def to_qasm(self) -> str:
-        """OpenQASM 2.0 with measurement of every qubit into c[i]."""
-        lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', f"qreg q[{self.n_qubits}];", f"creg c[{self.n_qubits}];"]
-        for g in self.gates:
-            name = "cu1" if g.name == "cp" else g.name
-            args = f"({','.join(repr(p) for p in g.params)})" if g.params else ""
-            lines.append(f"{name}{args} {','.join(f'q[{q}]' for q in g.qubits)};")
-        lines.append("measure q -> c;")
-        return "\n".join(lines) + "\n"
+# Config keys of a circuit besides name/depth/seed, per family (conf/circuit/NAME.yaml): recorded as
+# config.circuit_options, and passed to build().
+OPTIONS = {"qaoa": ("p",), "mqt": ("benchmark", "level"), "qasm": ("path",)}
 
 
 def ghz(n_qubits: int) -> Circuit:
@@ -153,8 +76,12 @@ def random_clifford(n_qubits: int, depth: int, seed: int) -> Circuit:
     return Circuit("random_clifford", n_qubits, tuple(gates), depth_param=depth, seed=seed)
 
 
-def build(family: str, n_qubits: int, depth: int | None = None, seed: int = 0) -> Circuit:
-    """The one place a canonical circuit is made from its config."""
+def build(family: str, n_qubits: int | None, depth: int | None = None, seed: int = 0, **options) -> Circuit:
+    """The one place a canonical circuit is made from its config (options: OPTIONS[family]).
+
+    n_qubits None is allowed for `qasm` only: the file says. Raises CircuitInputError for a source
+    that is bad input, CircuitUnavailable where the generator cannot make that size.
+    """
     if family == "ghz":
         return ghz(n_qubits)
     if family == "qft":
@@ -163,4 +90,55 @@ def build(family: str, n_qubits: int, depth: int | None = None, seed: int = 0) -
         return random_circuit(n_qubits, depth, seed)
     if family == "random_clifford":
         return random_clifford(n_qubits, depth, seed)
+    if family in ("quantum_volume", "qaoa", "qpe", "iqft"):
+        from qbench.circuits import families
+
+        return families.build(family, n_qubits, seed, **options)
+    if family == "mqt":
+        from qbench.circuits import mqt
+
+        return mqt.generate(options.get("benchmark"), options.get("level"), n_qubits, seed)
+    if family == "qasm":
+        from qbench.circuits import qasm_import
+
+        circuit = qasm_import.load(options.get("path"))
+        if n_qubits is not None and n_qubits != circuit.n_qubits:
+            raise CircuitInputError(qasm_import.disagreement(options.get("path"), n_qubits, circuit.n_qubits))
+        return circuit
     raise ValueError(f"unknown circuit family {family!r}; allowed: {', '.join(FAMILIES)}")
+
+
+def circuit_options(circuit_cfg: dict) -> dict:
+    """The options of a circuit config that build() takes besides name/depth/seed ({} for the first four)."""
+    return {key: circuit_cfg.get(key) for key in OPTIONS.get(circuit_cfg.get("name"), ())}
+
+
+def build_from_config(circuit_cfg: dict, n_qubits: int | None) -> Circuit:
+    """build() of a composed `circuit` config node (as plain data) and the top-level n_qubits."""
+    return build(circuit_cfg["name"], n_qubits, circuit_cfg.get("depth"), circuit_cfg.get("seed"),
+                 **circuit_options(circuit_cfg))
+
+
+def source_identity(circuit_cfg: dict) -> dict:
+    """What besides its config decides a circuit: the QASM file's content, the MQT Bench version.
+    Cheap (no import of Qiskit or MQT Bench); part of a point's run_id."""
+    name = circuit_cfg.get("name")
+    if name == "qasm":
+        from qbench.circuits import qasm_import
+
+        return {"qasm_sha256": qasm_import.file_sha256(circuit_cfg.get("path"))}
+    if name == "mqt":
+        from qbench.circuits import mqt
+
+        return {"mqt_bench_version": mqt.version()}
+    return {}
+
+
+def label(circuit_type, options: dict | None = None) -> str:
+    """How reports name a circuit: its family, the file name of a QASM file, the benchmark and level of MQT's."""
+    options = options or {}
+    if circuit_type == "qasm" and options.get("path"):
+        return f"qasm:{str(options['path']).replace(chr(92), '/').rsplit('/', 1)[-1]}"
+    if circuit_type == "mqt" and options.get("benchmark"):
+        return f"mqt:{options['benchmark']}" + (f"({options['level']})" if options.get("level") else "")
+    return str(circuit_type)

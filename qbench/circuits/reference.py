@@ -33,6 +33,10 @@ def gate_matrix(gate: Gate) -> np.ndarray:
     """Unitary of a canonical gate; for two-qubit gates the first listed qubit is the high bit."""
     if gate.name in _FIXED:
         return _FIXED[gate.name]
+    if gate.name == "u":  # Qiskit's UGate / OpenQASM's U
+        theta, phi, lam = gate.params
+        c, s = math.cos(theta / 2), math.sin(theta / 2)
+        return np.array([[c, -np.exp(1j * lam) * s], [np.exp(1j * phi) * s, np.exp(1j * (phi + lam)) * c]])
     (theta,) = gate.params
     c, s = math.cos(theta / 2), math.sin(theta / 2)
     if gate.name == "rx":
@@ -69,6 +73,8 @@ def statevector(circuit: Circuit) -> np.ndarray:
     return state.reshape(-1)
 
 
+# Families whose exact answer is one basis state, metadata["answer_bits"] (qbench.circuits.families).
+ANSWER_FAMILIES = ("qpe", "iqft")
 # Largest circuit whose exact noisy distribution is computed: a 4^n density matrix, ~1 s for 100 gates at 8.
 NOISY_REFERENCE_MAX_QUBITS = 8
 _PAULI = {name: _FIXED[name] for name in ("x", "y", "z")}
@@ -115,9 +121,14 @@ def noisy_probabilities(circuit: Circuit, noise: Noise) -> np.ndarray:
 
 
 def analytic_statevector(circuit: Circuit) -> np.ndarray | None:
-    """Closed-form final state for GHZ and QFT-of-a-basis-state, None for other families."""
+    """Closed-form final state for GHZ, QFT-of-a-basis-state and the families whose answer is a basis state
+    (qpe, iqft: metadata["answer_bits"]), None for other families."""
     n = circuit.n_qubits
     dim = 2**n
+    if circuit.family in ANSWER_FAMILIES:
+        psi = np.zeros(dim, dtype=complex)
+        psi[int(circuit.metadata["answer_bits"], 2)] = 1
+        return psi
     if circuit.family == "ghz":
         psi = np.zeros(dim, dtype=complex)
         psi[0] = psi[-1] = _S2
@@ -134,7 +145,23 @@ def analytic_distribution(circuit: Circuit) -> dict[str, float] | None:
     n = circuit.n_qubits
     if circuit.family == "ghz":
         return {"0" * n: 0.5, "1" * n: 0.5}
+    if circuit.family in ANSWER_FAMILIES:
+        return {circuit.metadata["answer_bits"]: 1.0}
     return None
+
+
+def expectation(state: np.ndarray, observable) -> float:
+    """<state|H|state> of a qbench.circuits.observable.PauliSum, exactly (state normalised first)."""
+    n = int(round(math.log2(len(state))))
+    psi = np.asarray(state, dtype=complex).reshape((2,) * n)
+    psi = psi / math.sqrt(np.vdot(psi, psi).real)
+    total = 0.0
+    for coefficient, paulis in observable.terms:
+        image = psi
+        for qubit, pauli in paulis:
+            image = _apply(image, _PAULI[pauli.lower()], [qubit])
+        total += coefficient * np.vdot(psi, image).real
+    return float(total)
 
 
 def probabilities(state: np.ndarray) -> np.ndarray:
