@@ -2,18 +2,23 @@
 
 Runs qbench itself (basic launcher: one point at a time, nothing else competing for the 2
 cores), every backend at one precision (--precision, default single) so they compare at equal
-precision; a backend built for the other precision only (qsim: single, QuEST: double) sits out. Two stages, because
+precision; a backend built for the other precision only (qsim: single, QuEST v3's wheels: double)
+sits out. QuEST 4 (`backend=quest`) runs the user's build of that precision (--quest-library, default
+$QBENCH_QUEST_LIBRARY; one build per FLOAT_PRECISION) and sits out without one. Two stages, because
 on 2 cores a 26-qubit random circuit takes minutes per run: every option variant at 20 and 22
 qubits; then each backend's fastest variant (least total time over stage 1) at 24 and 26
 qubits. For each (backend, circuit, n_qubits): the fastest configuration and the others.
 
     .venv/bin/python bench/best_config.py                     # bench/results/best_config.{json,md}; ~15 min here
-    .venv/bin/python bench/best_config.py --precision double  # best_config_double.*: cirq, Aer, PennyLane, QuEST
+    .venv/bin/python bench/best_config.py --precision double  # best_config_double.*: cirq, Aer, PennyLane, QuEST 4 and v3
+    .venv/bin/python bench/best_config.py --only quest --quest-library /path/to/single/libQuEST.so
+                                # re-measure some backends; the file's other rows are kept, each with its date
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,10 +37,11 @@ VARIANTS = {
     "qsim": ["backend=qsim", "backend.threads=1,2", "backend.max_fused_gate_size=2,4"],
     "pennylane": ["backend=pennylane", "backend.threads=1,2"],
     "cirq": ["backend=cirq"],
-    "quest": ["backend=quest", "backend.threads=1,2"],
+    "quest": ["backend=quest", "backend.threads=1,2"],        # QuEST 4, the user's build (--quest-library)
+    "quest-v3": ["backend=quest-v3", "backend.threads=1,2"],  # QuEST v3, PyPI pyquest (`make quest-env`)
 }
 # Backends built for one precision only: qsimcirq computes in float32, the pyquest wheels in double.
-ONLY = {"qsim": "single", "quest": "double"}
+ONLY = {"qsim": "single", "quest-v3": "double"}
 OPTION_KEYS = ("threads", "fusion_enable", "max_fused_gate_size")
 
 
@@ -49,6 +55,17 @@ def sweep(overrides: list[str], cwd: str) -> list[dict]:
     print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:], flush=True)
     newest = sorted(Path(cwd).glob("outputs/bench_*"))[-1]
     return [json.loads(p.read_text()) for p in newest.glob("*/result.json")]
+
+
+def quest_build(backend: str, circuit: str, n: int, records: list[dict]) -> dict | None:
+    """QuEST 4's own report of the build a row ran (version, precision, library), from its records."""
+    for r in records:
+        options = r["config"]["backend_options"]
+        if (r["backend"], r["config"]["circuit_type"], r["config"]["n_qubits"]) == (backend, circuit, n) and \
+                backend == "quest" and options.get("quest"):
+            return {"version": options["quest"].get("version"), "precision": options["quest"].get("precision"),
+                    "library": options.get("library")}
+    return None
 
 
 def winner(records: list[dict]) -> list[str] | None:
@@ -66,15 +83,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=("single", "double"), default="single",
                         help="the one precision every backend runs at (default single)")
-    precision = parser.parse_args().precision
+    parser.add_argument("--only", help="comma-separated backends to (re)measure; the file's other rows are kept")
+    parser.add_argument("--quest-library", default=os.environ.get("QBENCH_QUEST_LIBRARY"),
+                        help="libQuEST.so of a QuEST 4 build of this precision (default $QBENCH_QUEST_LIBRARY)")
+    args = parser.parse_args()
+    precision = args.precision
+    only = args.only.split(",") if args.only else list(VARIANTS)
+    if unknown := set(only) - set(VARIANTS):
+        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))} (known: {', '.join(VARIANTS)})")
     common = [*COMMON, f"backend.precision={precision}"]
     suffix = "" if precision == "single" else f"_{precision}"
     records, commands = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for backend, overrides in VARIANTS.items():
+            if backend not in only:
+                continue
             if ONLY.get(backend, precision) != precision:
                 print(f"{backend}: {ONLY[backend]} precision only, not compared at {precision}", flush=True)
                 continue
+            if backend == "quest":
+                if not args.quest_library:
+                    print(f"quest: no QuEST 4 build given (--quest-library or QBENCH_QUEST_LIBRARY), not measured",
+                          flush=True)
+                    continue
+                overrides = [overrides[0], f"backend.library={args.quest_library}", *overrides[1:]]
             print(f"stage 1: {backend} ...", flush=True)
             commands.append(" ".join(["python -m qbench -m", *overrides, *common, *STAGE_1]))
             stage_1 = sweep([*overrides, *common, *STAGE_1], tmp)
@@ -84,8 +116,9 @@ def main() -> int:
                 print(f"stage 2: {backend} skipped, nothing finished at 20-22 qubits", flush=True)
                 continue
             print(f"stage 2: {backend} with {best} ...", flush=True)
-            commands.append(" ".join(["python -m qbench -m", overrides[0], *best, *common, *STAGE_2]))
-            records += sweep([overrides[0], *best, *common, *STAGE_2], tmp)
+            fixed = [o for o in overrides if o.startswith(("backend=", "backend.library="))]
+            commands.append(" ".join(["python -m qbench -m", *fixed, *best, *common, *STAGE_2]))
+            records += sweep([*fixed, *best, *common, *STAGE_2], tmp)
 
     table = defaultdict(list)
     for r in records:
@@ -93,27 +126,35 @@ def main() -> int:
         seconds = r["metrics"].get("execution_time_seconds") if r["status"] == "success" else None
         table[key].append({"options": label(r), "status": r["status"], "seconds": seconds,
                            "bandwidth_efficiency": r["metrics"].get("bandwidth_efficiency")})
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     for (backend, circuit, n), variants in sorted(table.items()):
         ok = sorted((v for v in variants if v["seconds"] is not None), key=lambda v: v["seconds"])
         rows.append({"backend": backend, "circuit": circuit, "n_qubits": n, "fastest": ok[0] if ok else None,
-                     "variants": variants})
+                     "variants": variants, "measured": now,
+                     "quest": quest_build(backend, circuit, n, records)})
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"best_config{suffix}.json").write_text(json.dumps({
-        "benchmark": "best_config", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "precision": precision, "commands": commands, "rows": rows},
-        indent=2))
-    lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. |",
-             "|---|---|---|---|---|---|---|"]
+    path = out / f"best_config{suffix}.json"
+    if args.only and path.exists():  # keep the rows of the backends not re-measured, with their dates
+        kept = json.loads(path.read_text())
+        measured = {r["backend"] for r in rows} | set(only)
+        rows += [{**r, "measured": r.get("measured", kept["date"])} for r in kept["rows"] if r["backend"] not in measured]
+        rows.sort(key=lambda r: (r["backend"], r["circuit"], r["n_qubits"]))
+        commands = [*(c for c in kept["commands"] if not any(f"backend={b} " in c for b in measured)), *commands]
+    path.write_text(json.dumps({"benchmark": "best_config", "date": now, "precision": precision,
+                                "commands": commands, "rows": rows}, indent=2))
+    lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. | measured |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         best = row["fastest"]
         others = "; ".join(f"{v['options']}: {v['seconds']:.3g}" if v["seconds"] is not None else
                            f"{v['options']}: {v['status']}" for v in row["variants"] if v is not best)
+        day = row.get("measured", "")[:10]
         lines.append(f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | "
                      f"{best['options'] if best else '-'} | {best['seconds']:.3g} | {others} | "
-                     f"{(best['bandwidth_efficiency'] or float('nan')):.2f} |" if best else
-                     f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | - | - | {others} | - |")
+                     f"{(best['bandwidth_efficiency'] or float('nan')):.2f} | {day} |" if best else
+                     f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | - | - | {others} | - | {day} |")
     (out / f"best_config{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
