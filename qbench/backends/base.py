@@ -7,8 +7,10 @@ Lifecycle inside a worker process:
     load()                      import the library (once per worker, untimed)
     prepare(circuit, spec)      translate / transpile, with spec.noise placed as `qbench.noise` defines
                                 (timed separately: convert_seconds)
-    run(prepared)               THE timed call: simulate and sample `shots`
-    histogram(prepared, raw)    untimed: the raw result as {bitstring: count}, char q = qubit q
+    run(prepared)               THE timed call: simulate and sample `shots` (spec.compute=sampling), or
+                                the library's own state / expectation-value call (statevector, expectation)
+    histogram(prepared, raw)    untimed: the raw result as {bitstring: count}, char q = qubit q ({} unless sampling)
+    answer(prepared, raw)       untimed: a non-sampling run's state vector or expectation value
     final_state(prepared)       untimed, optional: the noiseless final state for verification
     state_fidelity(prepared, ideal)  untimed: |<ideal|final state>|^2, from final_state unless the
                                 adapter has a cheaper exact way (stim: its stabilizers)
@@ -26,6 +28,9 @@ from qbench.circuits.canonical import Circuit
 from qbench.circuits.noise import MODELS, Noise
 
 BYTES_PER_AMPLITUDE = {"single": 8, "double": 16}
+# What a timed run computes (top-level `compute`): shots, the final state vector in host memory, or
+# <psi|H|psi> of a Pauli sum (`observable`) through the library's own expectation API.
+COMPUTE_MODES = ("sampling", "statevector", "expectation")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class RunSpec:
     seed: int
     threads: int
     noise: dict = field(default_factory=lambda: {"name": "none", "strength": 0.0})
+    compute: str = "sampling"
+    observable: str | None = None  # compute=expectation: the Pauli sum's text (qbench.circuits.observable)
+
+    @property
+    def pauli_sum(self):
+        from qbench.circuits import observable
+
+        return observable.parse(self.observable)
 
 
 class Backend:
@@ -51,6 +64,10 @@ class Backend:
     noise_models: tuple[str, ...] = MODELS
     #: how the library simulates noise: density_matrix (exact) and/or trajectories (one per shot)
     noise_methods: tuple[str, ...] = ()
+    #: compute modes (COMPUTE_MODES) whose timed call the adapter makes with the library's own API
+    compute_modes: tuple[str, ...] = ("sampling",)
+    #: canonical gates the adapter translates (None: all of qbench.circuits.model.GATES)
+    gates: tuple[str, ...] | None = None
     #: library options a config may add beside the constructor's named ones (backend.KEY); None: any
     #: (a user's adapter that does not say), checked at pre-flight so a misspelt `+backend.x=1` is bad input
     extra_options: tuple[str, ...] | None = None
@@ -86,6 +103,13 @@ class Backend:
         if not noise.noisy:
             return None
         if noise.name not in self.noise_models:
+        if spec.compute not in self.compute_modes:
+            return (f"{self.name} has no compute={spec.compute} in qbench (it computes: "
+                    f"{', '.join(self.compute_modes)})")
+        if self.gates is not None:
+            missing = sorted({g.name for g in circuit.gates} - set(self.gates))
+            if missing:
+                return f"{self.name} has no translation of gate(s) {', '.join(missing)} in qbench"
             expressible = ", ".join(m for m in self.noise_models if m != "none")
             return f"{self.name} cannot express noise '{noise.name}' (it has: {expressible})"
         method = self.noise_method(circuit.n_qubits, spec)
@@ -160,6 +184,11 @@ class Backend:
     def state_fidelity(self, prepared: Any, ideal_state: np.ndarray) -> float | None:
         """|<ideal|final state>|^2, or None where the adapter cannot expose its state."""
         from qbench.circuits import reference
+
+    def answer(self, prepared: Any, raw: Any):
+        """Untimed: what a non-sampling timed run computed, from its raw result: compute=statevector the
+        state vector in the canonical order (qubit 0 most significant), compute=expectation <H> (a float)."""
+        raise NotImplementedError(f"{self.name} returns no state vector or expectation value")
 
         state = self.final_state(prepared)
         return None if state is None else reference.state_fidelity(ideal_state, state)

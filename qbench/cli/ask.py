@@ -1,108 +1,38 @@
 """`qbench ask "REQUEST"`: a plain-English benchmark request -> the qbench command and its plan.
 
-Rule-based, offline and deterministic. Each rule is a regular expression over the
-normalized request; the words a rule matches are consumed. Whatever is left must be
-filler ("benchmark", "on", "the", "please", ...): any other word means the request was
-not understood, and qbench says which words and exits 2 instead of guessing.
+A grammar, offline and deterministic (qbench.cli.ask_phrases and the modules it uses): names are
+read from what is configured here (ask_names), numbers with their units and context (ask_grammar,
+ask_binding). Whatever the grammar does not consume must be filler ("benchmark", "on", "the",
+"please", ...): any other word means the request was not understood, and qbench says which words
+and exits 2 instead of guessing. An option that does not apply (a depth on qft, fusion on cirq) is
+refused with the reason, never passed on.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from qbench.app.hydra_internals import args_parser
 from qbench.cli import plan
+from qbench.cli.ask_grammar import DEFAULT_NOISE_MODEL, DEPTH_STEP, QUBIT_STEP, SCALABILITY_QUBITS, NotUnderstood, \
+    Request
+from qbench.cli.ask_names import Catalog
+from qbench.cli.ask_phrases import parse
+from qbench.cli.backends_table import collect
 from qbench.cli.errors import EXIT_BAD_INPUT, error
 from qbench.cli.preflight import preflight
-from qbench.cli.backends_table import collect
-from qbench.circuits.canonical import FAMILIES
-from qbench.conf import shipped_options
-from qbench.circuits.noise import MODELS
+
+__all__ = ["EXAMPLES", "NotUnderstood", "Request", "Translation", "main", "translate"]
 
 EXAMPLES = (
     "benchmark all backends on GHZ 10 qubits",
     "compare Cirq and Qiskit on random circuits 4 to 16 qubits",
     "noise benchmark at 0.01, 0.05, 0.1",
 )
-
-# How people write backend names -> the backend group's option names (design: agent4 tables).
-BACKEND_ALIASES = {
-    "qiskit-aer": ("qiskit aer", "qiskit-aer", "qiskit_aer", "aer simulator", "aersimulator", "aer", "qiskit"),
-    "cirq": ("cirq",),
-    "qsim": ("qsim", "qsimcirq"),
-    "pennylane": ("pennylane", "penny lane", "pennylane lightning", "lightning"),
-    "stim": ("stim",),
-    "quest": ("quest",),
-    "lret-phase7": ("lret-phase7", "lret phase7", "lret phase 7", "lret"),
-    "lret-cirq-scalability": ("lret-cirq-scalability",),
-    "lret-pennylane": ("lret-pennylane",),
-    "cuquantum": ("cuquantum", "cu quantum", "custatevec"),
-}
-CIRCUIT_ALIASES = {"random_clifford": ("clifford",), "qft": ("quantum fourier transform", "fourier")}
-NOISE_ALIASES = {"depolarizing": ("depolarising",)}
-
-# The design's defaults where a request names a sweep but not its values.
-SCALABILITY_QUBITS = (4, 24)          # "scalability test": 4..24 qubits
-QUBIT_STEP, DEPTH_STEP = 2, 10        # "from 4 to 24 qubits": step 2 unless told
-NOISE_SWEEP_LEVELS = ("0.0", "0.001", "0.01", "0.05", "0.1")
-DEPTH_SWEEP = (10, 20, 50, 100, 200)
-DEFAULT_NOISE_MODEL = "depolarizing"
-
-FILLER = set("""
-a an the on in at of for with and or vs to from by via using use please pls me my i we us you can could would
-want like lets let's now then also just do qbench benchmark benchmarks benchmarking bench run runs running
-execute test tests testing compare comparing comparison against across over each both all sweep sweeps
-sweeping circuit circuits type types family families simulation simulations simulate simulator simulators
-backend backends library libraries performance speed timing time measure show see how is are it them this
-that some sizes size
-""".split())
-
-N = r"\d+"
-LEVEL = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e-?\d+)?%?"
-SEP = r"\s*(?:,\s*(?:and\s+|or\s+)?|\s(?:and|or|&)\s|/)\s*"
-TO = r"\s*(?:-|to|\.\.|through|until)\s*"
-QUBITS = r"\s*-?\s*(?:qubits?|q)\b"
-
-
-def listof(item: str) -> str:
-    return rf"{item}(?:{SEP}{item})*"
-
-
-class NotUnderstood(ValueError):
-    """The request cannot be turned into a command; the message says why."""
-
-
-@dataclass
-class Request:
-    backends: list[str] = field(default_factory=list)
-    every_backend: bool = False
-    circuits: list[str] = field(default_factory=list)
-    every_circuit: bool = False
-    qubits: tuple | None = None       # ("list", [..]) or ("range", a, b)
-    depths: tuple | None = None
-    step: int | None = None
-    noise: list[str] | None = None      # strengths
-    noise_models: list[str] = field(default_factory=list)
-    noiseless: bool = False
-    devices: set = field(default_factory=set)
-    precisions: list[str] = field(default_factory=list)
-    shots: int | None = None
-    seed: int | None = None
-    repetitions: int | None = None
-    timeout: int | None = None
-    quick: bool = False
-    parallel: bool = False
-    workers: int | None = None
-    scalability: bool = False
-    preset: str | None = None
-    rerun: str | None = None
 
 
 @dataclass
@@ -111,6 +41,7 @@ class Translation:
     summary: str
     name: str = ""
     subcommand: bool = False
+    notes: list[str] = field(default_factory=list)   # "understood 'quiskit' as qiskit-aer"
 
     @property
     def command(self) -> str:
@@ -118,30 +49,8 @@ class Translation:
         return f"{prefix} {shlex.join(self.argv)}"
 
 
-# ---------------------------------------------------------------------------- rule handlers
-def _numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(N, text)]
-
-
-def _level(text: str) -> str:
-    """A noise level as Hydra should read it: '1%' -> 0.01, '.05' -> 0.05, '0' -> 0.0."""
-    try:
-        value = Decimal(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except InvalidOperation:
-        raise NotUnderstood(f"'{text}' is not a noise level") from None
-    shown = format(value.normalize(), "f")
-    return shown if "." in shown else shown + ".0"
-
-
-def _once(req: Request, name: str, value, words: str) -> None:
-    if getattr(req, name) not in (None, False, []):
-        raise NotUnderstood(f"'{words}' gives the {name} a second time; say it once")
-    setattr(req, name, value)
-
-
-def _add(items: list, value) -> None:
-    if value not in items:
-        items.append(value)
+def _values(items) -> str:
+    return ",".join(map(str, items))
 
 
 def _grid(start: int, end: int, step: int, what: str) -> tuple[int, int, int]:
@@ -161,166 +70,72 @@ def _range_or_list(spec: tuple, step: int, what: str) -> str:
     return str(start) if start == end else "range({},{},{})".format(*_grid(start, end, step, what))
 
 
-def _spelled(alias: str) -> str:
-    """A regex for a name however it is joined: 'qiskit aer', 'qiskit-aer', 'qiskit_aer'."""
-    return r"[\s_-]+".join(map(re.escape, re.split(r"[\s_-]+", alias)))
+def _in_words(spec: tuple, step: int, template: str) -> str:
+    if spec[0] == "list":
+        return template.format(", ".join(map(str, spec[1])))
+    return template.format(f"{spec[1]} to {spec[2]}") + (f" (step {step})" if spec[1] != spec[2] else "")
 
 
-def _key(text: str) -> str:
-    """The lookup key of a name however it was written (the request is lower-cased)."""
-    return re.sub(r"[\s_-]+", " ", text.lower())
+def _backends(req: Request, catalog: Catalog) -> tuple[list[str], list[str]]:
+    """(the backends to run, the words for them): those named, or every available one (minus
+    those left out) when none is named, "all" is said, or some are left out."""
+    named = list(req.backends)
+    both = [b for b in named if b in req.exclude_backends]
+    if both:
+        raise NotUnderstood(f"the request names {', '.join(both)} to run and to leave out")
+    if req.fusion and not (named or req.every_backend or req.preset):
+        named = [b for b in catalog.backends if "fusion_enable" in (catalog.backend_options(b) or {})]
+        if not named:
+            raise NotUnderstood("fusion: no configured backend has a fusion option (backend.fusion_enable)")
+        return named, [f"backend {', '.join(named)} (the backends with a fusion option)"]
+    if not (req.every_backend or req.exclude_backends or not (named or req.preset)):
+        return named, [("backends " if len(named) > 1 else "backend ") + ", ".join(named)] if named else []
+    ready = [b for b in catalog.available if b not in req.exclude_backends]
+    if not ready:
+        raise NotUnderstood("no backend is available here (`qbench backends` says why)"
+                            + (" once those left out are left out" if req.exclude_backends else ""))
+    left_out = [b for b in catalog.backends if b not in catalog.available and b not in named]
+    words = "every available backend (" + ", ".join(ready) + ")"
+    words += f" except {', '.join(req.exclude_backends)}" if req.exclude_backends else ""
+    words += f"; not available here: {', '.join(left_out)}" if left_out else ""
+    return ready + [b for b in named if b not in ready], [words]
 
 
-def _alternation(names) -> str:
-    return "(?:" + ("|".join(_spelled(n) for n in sorted(names, key=len, reverse=True)) or r"(?!x)x") + ")"
+def _circuits(req: Request, catalog: Catalog) -> list[str]:
+    circuits = list(req.circuits)
+    if req.every_circuit or (req.exclude_circuits and not circuits):
+        circuits = catalog.runnable_families() + [c for c in circuits if c not in catalog.runnable_families()]
+    circuits = [c for c in circuits if c not in req.exclude_circuits]
+    takers = [f for f in catalog.families if catalog.takes_depth(f)]
+    if req.depths and not circuits and not req.preset:
+        if not takers:
+            raise NotUnderstood("a depth needs a family that takes one, and no configured circuit family does")
+        circuits = ["random" if "random" in takers else takers[0]]  # the design's depth sweep uses random
+    if not circuits and req.scalability and not req.preset:
+        circuits = ["ghz"]  # the design's scalability test
+    if req.depths:
+        for circuit in circuits:
+            if not catalog.takes_depth(circuit):
+                raise NotUnderstood(f"depth applies to {', '.join(takers)} only: {circuit} has no depth")
+    if req.paths and circuits != ["qasm"]:
+        raise NotUnderstood("an OpenQASM file is its own circuit: name no other circuit family with it")
+    if req.paths and req.qubits:
+        raise NotUnderstood("an OpenQASM file sets its own qubit count: give no qubits with it")
+    for circuit in circuits:
+        if (needed := catalog.needs_input(circuit)) and not (needed == "path" and req.paths):
+            raise NotUnderstood(f"circuit {circuit} needs its {needed}"
+                                + (": name the file, e.g. 'my_circuit.qasm'" if needed == "path" else ""))
+    return circuits
 
 
-def _rules(backend_names: list[str], presets: list[str]) -> list[tuple[str, Callable]]:
-    backends = {_key(alias): name for name, spelled in BACKEND_ALIASES.items() for alias in spelled}
-    backends.update({_key(name): name for name in backend_names})  # configured names, e.g. a user's own
-    circuits = {_key(name): name for name in FAMILIES}
-    circuits.update({_key(alias): name for name, spelled in CIRCUIT_ALIASES.items() for alias in spelled})
-    preset_names = {_key(name): name for name in presets}
-    models = {_key(name): name for name in MODELS if name != "none"}
-    models.update({_key(alias): name for name, spelled in NOISE_ALIASES.items() for alias in spelled})
-    model = _alternation(models)
-    said = r"(?:\s*(?:of|at|=|with|strengths?|levels?|rates?|probabilit(?:y|ies)))*\s*"
-    sweep_words = r"(?:benchmark|sweep|test|scan|study)"
-
-    def preset(m, req):
-        _once(req, "preset", preset_names[_key(m["a"] or m["b"])], m[0])
-
-    def qubit_range(m, req):
-        _once(req, "qubits", ("range", int(m["a"]), int(m["b"])), m[0])
-
-    def noise(m, req, default_levels=()):
-        for name in re.findall(model, m["models"] or ""):
-            _add(req.noise_models, models[_key(name)])
-        listed = m.groupdict().get("list")
-        if listed or default_levels:
-            _once(req, "noise", [_level(x) for x in re.findall(LEVEL, listed)] if listed else list(default_levels),
-                  m[0])
-
-    def device(m, req):
-        req.devices.add("GPU" if m["d"] in ("gpu", "cuda") else "CPU")
-
-    def seconds(m, req):
-        _once(req, "timeout", int(m["n"]) * (60 if (m["u"] or "s").startswith("m") else 1), m[0])
-
-    return [
-        (r"\b(?:re-?run|retry|redo)\s+(?:the\s+|all\s+)?(?:failed|failing|broken)"
-         r"(?:\s+(?:benchmarks?|runs?|points?|jobs?|ones))?(?:\s+(?:from|of|in)\s+(?:the\s+)?"
-         r"(?:(?P<id>bench_\w+)|(?:last|latest|previous|most\s+recent)(?:\s+(?:run|sweep|benchmark))?))?",
-         lambda m, req: _once(req, "rerun", m["id"] or "latest", m[0])),
-        (rf"\b(?:preset|experiment)\s+(?P<a>{_alternation(preset_names)})\b"
-         rf"|\b(?P<b>{_alternation(preset_names)})\s+(?:preset|experiment)\b", preset),
-        # qubit counts: ranges first, then the step, then lists ("4 to 16 qubits" is not "16 qubits")
-        (rf"\b(?:from\s+)?(?P<a>{N}){TO}(?P<b>{N}){QUBITS}", qubit_range),
-        (rf"\bbetween\s+(?P<a>{N})\s+and\s+(?P<b>{N}){QUBITS}", qubit_range),
-        (rf"\bup\s*to\s+(?P<b>{N}){QUBITS}",  # from where a scalability test starts
-         lambda m, req: _once(req, "qubits", ("range", SCALABILITY_QUBITS[0], int(m["b"])), m[0])),
-        (rf"\b(?:qubits?|n_qubits)\s*[=:]?\s*(?:from\s+)?(?P<a>{N}){TO}(?P<b>{N})\b", qubit_range),
-        (rf"\b(?:in\s+|with\s+|at\s+)?(?:a\s+)?steps?(?:\s*size)?(?:\s+of)?\s*=?\s*(?P<n>{N})\b|\bevery\s+(?P<e>{N})"
-         rf"(?:{QUBITS})?", lambda m, req: _once(req, "step", int(m["n"] or m["e"]), m[0])),
-        (rf"\b(?P<list>{listof(N)}){QUBITS}", lambda m, req: _once(req, "qubits", ("list", _numbers(m["list"])), m[0])),
-        (rf"\b(?:qubits?|n_qubits)\s*[=:]?\s*(?P<list>{listof(N)})\b",
-         lambda m, req: _once(req, "qubits", ("list", _numbers(m["list"])), m[0])),
-        # circuit depth
-        (r"\bdepth\s+(?:sweep|scan|scaling|study|test)\b",
-         lambda m, req: _once(req, "depths", ("list", list(DEPTH_SWEEP)), m[0])),
-        (rf"\bdepths?\s*[=:]?\s*(?:of\s+)?(?:from\s+)?(?P<a>{N}){TO}(?P<b>{N})\b",
-         lambda m, req: _once(req, "depths", ("range", int(m["a"]), int(m["b"])), m[0])),
-        (rf"\bdepths?\s*[=:]?\s*(?:of\s+)?(?P<list>{listof(N)})\b|\b(?P<l2>{listof(N)})\s*-?\s*layers?\b",
-         lambda m, req: _once(req, "depths", ("list", _numbers(m["list"] or m["l2"])), m[0])),
-        # noise: levels with or without a model ("noise 0.01", "bit flip 1%"), a sweep, a model alone
-        (rf"\b(?:(?P<models>{listof(model)})\s+)?noise(?:\s+{sweep_words})?{said}(?P<list>{listof(LEVEL)})(?![\w.])",
-         noise),
-        (rf"\b(?P<models>{listof(model)})(?:\s+(?:noise|errors?))?{said}(?P<list>{listof(LEVEL)})(?![\w.])", noise),
-        (rf"(?<![\w.])(?P<list>{listof(LEVEL)})\s+(?:(?P<models>{listof(model)})(?:\s+noise)?|noise)\b", noise),
-        (rf"\b(?:(?P<models>{listof(model)})(?:\s+noise)?|noise)\s+{sweep_words}\b",
-         lambda m, req: noise(m, req, NOISE_SWEEP_LEVELS)),
-        (rf"\b(?P<models>{listof(model)})(?:\s+(?:noise|errors?|channels?))?\b", noise),
-        (r"\b(?:noiseless|noise-free|without\s+noise|no\s+noise|ideal)\b",
-         lambda m, req: _once(req, "noiseless", True, m[0])),
-        # what to run on
-        (r"\b(?:all|every|each)(?:\s+(?:the|of\s+the))?(?:\s+(?:installed|available|configured|ready))?"
-         r"\s+(?:backends?|simulators?)\b|\beverything\b", lambda m, req: setattr(req, "every_backend", True)),
-        (r"\b(?:all|every|each)(?:\s+(?:the|of\s+the))?\s+circuits?(?:\s+(?:types?|famil(?:y|ies)))?\b",
-         lambda m, req: setattr(req, "every_circuit", True)),
-        (rf"(?<![\w-])(?P<name>{_alternation(backends)})(?![\w-])",
-         lambda m, req: _add(req.backends, backends[_key(m["name"])])),
-        (rf"(?<![\w-])(?P<name>{_alternation(circuits)})(?![\w-])",
-         lambda m, req: _add(req.circuits, circuits[_key(m["name"])])),
-        (r"\b(?P<d>cpu|gpu|cuda)s?\b", device),
-        (r"\b(?P<p>single|double)(?:\s*(?:,|and|or|vs|&|/)\s*(?P<q>single|double))?\s*-?\s*precision\b",
-         lambda m, req: [_add(req.precisions, p) for p in (m["p"], m["q"]) if p]),
-        (r"\b(?:fp|float)(?P<bits>32|64)\b",
-         lambda m, req: _add(req.precisions, "single" if m["bits"] == "32" else "double")),
-        # how
-        (rf"\b(?P<n>{N})(?P<k>k)?\s*shots?\b|\bshots?\s*[=:]?\s*(?:of\s+)?(?P<n2>{N})(?P<k2>k)?\b",
-         lambda m, req: _once(req, "shots", int(m["n"] or m["n2"]) * (1000 if m["k"] or m["k2"] else 1), m[0])),
-        (rf"\bseed\s*[=:]?\s*(?:of\s+)?(?P<n>{N})\b", lambda m, req: _once(req, "seed", int(m["n"]), m[0])),
-        (rf"\b(?P<n>{N})\s*(?:repetitions?|reps?|repeats?|timed\s+runs?)\b|\brepeat(?:ed)?\s+(?P<n2>{N})\s+times\b",
-         lambda m, req: _once(req, "repetitions", int(m["n"] or m["n2"]), m[0])),
-        (rf"\btimeout\s*[=:]?\s*(?:of\s+)?(?P<n>{N})\s*(?P<u>s|secs?|seconds?|m|mins?|minutes?)?\b", seconds),
-        (rf"\b(?P<n>{N})\s*(?P<u>s|secs?|seconds?|m|mins?|minutes?)\s+timeout\b", seconds),
-        (r"\bquick(?:ly)?\b", lambda m, req: setattr(req, "quick", True)),
-        (rf"\b(?P<n>{N})\s+(?:parallel\s+)?(?:workers?|jobs?|processes)\b|\bparallel\s+(?P<n2>{N})\b"
-         rf"|\b(?P<n3>{N})\s+at\s+(?:a|the\s+same)\s+time\b|\b(?P<n4>{N})\s+at\s+once\b",
-         lambda m, req: _once(req, "workers", int(m["n"] or m["n2"] or m["n3"] or m["n4"]), m[0])),
-        (r"\b(?:in\s+parallel|parallel(?:ly)?|simultaneously|concurrently|at\s+the\s+same\s+time|at\s+once"
-         r"|with\s+joblib)\b", lambda m, req: setattr(req, "parallel", True)),
-        (r"\b(?:qubit\s+)?scal(?:ability|ing)(?:\s+(?:test|sweep|benchmark|study|run|check))?\b|\bqubit\s+sweep\b",
-         lambda m, req: setattr(req, "scalability", True)),
-        # a bare "from 4 to 24": the qubit counts, the default sweep axis
-        (rf"\bfrom\s+(?P<a>{N})\s+to\s+(?P<b>{N})\b", qubit_range),
-    ]
-
-
-# ---------------------------------------------------------------------------- parsing
-def normalize(request: str) -> str:
-    text = request.lower().replace("\u2013", "-").replace("\u2014", "-")
-    text = re.sub(r"\bversus\b|\bvs\.", "vs", text)
-    text = re.sub(r"[\"`\u201c\u201d!?;()\[\]:]|\.(?!\d)", " ", text)  # keep decimal points and commas
-    return " ".join(text.split())
-
-
-def parse(request: str, backend_names: list[str], presets: list[str]) -> Request:
-    """The request's meaning; NotUnderstood names every word no rule consumed."""
-    text, req = normalize(request), Request()
-    for pattern, handle in _rules(backend_names, presets):
-        # Consumed words are masked with NUL (not spaces) so that no later rule spans them.
-        def consume(m, handle=handle):
-            handle(m, req)
-            return "\0" * len(m[0])
-        text = re.sub(pattern, consume, text)
-    unknown = [w for w in (w.strip(".,'-") for w in re.split(r"[\s,\0]+", text)) if w and w not in FILLER]
-    if unknown:
-        raise NotUnderstood("did not understand " + ", ".join(f"'{w}'" for w in dict.fromkeys(unknown)))
-    return req
-
-
-def _values(items) -> str:
-    return ",".join(map(str, items))
-
-
-def build_overrides(req: Request, backend_rows: list) -> tuple[list[str], list[str]]:
+def build_overrides(req: Request, catalog: Catalog) -> tuple[list[str], list[str]]:
     """(the overrides of `python -m qbench -m`, the same in words)."""
     overrides, words = [], []
     if req.preset:
         overrides.append(f"+experiment={req.preset}")
         words.append(f"preset {req.preset}")
-    backends = list(req.backends)
-    if req.every_backend or not (backends or req.preset):
-        ready = [row.option for row in backend_rows if row.available]
-        if not ready:
-            raise NotUnderstood("no backend is available here (`qbench backends` says why)")
-        left_out = [row.option for row in backend_rows if not row.available]
-        backends = ready + [b for b in backends if b not in ready]
-        words.append("every available backend (" + ", ".join(ready) + ")"
-                     + (f"; not available here: {', '.join(left_out)}" if left_out else ""))
-    elif backends:
-        words.append(("backends " if len(backends) > 1 else "backend ") + ", ".join(backends))
+    backends, said = _backends(req, catalog)
+    words += said
     if backends:
         overrides.append(f"backend={_values(backends)}")
     if req.devices:
@@ -330,15 +145,23 @@ def build_overrides(req: Request, backend_rows: list) -> tuple[list[str], list[s
     if req.precisions:
         overrides.append(f"backend.precision={_values(req.precisions)}")
         words.append(" and ".join(req.precisions) + " precision")
+    if req.fusion:
+        without = [b for b in backends if "fusion_enable" not in (catalog.backend_options(b) or {})]
+        if without:
+            raise NotUnderstood(f"fusion (backend.fusion_enable) is not an option of {', '.join(without)}")
+        overrides.append(f"backend.fusion_enable={_values(str(v).lower() for v in req.fusion)}")
+        words.append("gate fusion " + " and ".join("on" if v else "off" for v in req.fusion))
 
-    circuits = list(FAMILIES) if req.every_circuit else list(req.circuits)
-    if not circuits and req.depths:
-        circuits = ["random"]  # depth means the random families; the design's depth sweep uses random
-    if not circuits and req.scalability:
-        circuits = ["ghz"]
+    circuits = _circuits(req, catalog)
     if circuits:
         overrides.append(f"circuit={_values(circuits)}")
         words.append(", ".join(circuits) + " circuits")
+    if req.paths:
+        overrides.append(f"circuit.path={_values(req.paths)}")
+        words.append("from " + ", ".join(req.paths))
+    if req.benchmarks:
+        overrides.append(f"circuit.benchmark={_values(req.benchmarks)}")
+        words.append("MQT Bench " + ", ".join(req.benchmarks))
 
     qubits = req.qubits or (("range", *SCALABILITY_QUBITS) if req.scalability else None)
     # A step belongs to the qubit range, else to the depth range.
@@ -351,6 +174,12 @@ def build_overrides(req: Request, backend_rows: list) -> tuple[list[str], list[s
     if qubits:
         overrides.append(f"n_qubits={_range_or_list(qubits, req.step or QUBIT_STEP, 'qubits')}")
         words.append(_in_words(qubits, req.step or QUBIT_STEP, "{} qubits"))
+    if req.compute:
+        overrides.append(f"compute={req.compute}")
+        words.append(f"compute {req.compute}")
+    if req.observable:
+        overrides.append(f"observable={req.observable}")
+        words.append(f"observable {req.observable}")
 
     if (req.noise or req.noise_models) and req.noiseless:
         raise NotUnderstood("the request asks for noise and for no noise")
@@ -366,25 +195,23 @@ def build_overrides(req: Request, backend_rows: list) -> tuple[list[str], list[s
         words.append("no noise")
     for key, value, said in (("shots", req.shots, "{} shots"), ("seed", req.seed, "seed {}"),
                              ("execution.repetitions", req.repetitions, "{} timed repetitions"),
+                             ("execution.threads", req.threads, "{} threads"),
                              ("execution.timeout_per_run", req.timeout, "timeout {} s")):
         if value is not None:
-            overrides.append(f"{key}={value}")
-            words.append(said.format(value))
+            shown = _values(value) if isinstance(value, list) else value
+            overrides.append(f"{key}={shown}")
+            words.append(said.format(", ".join(map(str, value)) if isinstance(value, list) else value))
     if req.quick:
         overrides.append("execution=quick")
         words.append("quick (1 repetition, no warm-up)")
-    if req.parallel or req.workers:
+    if req.workers == 1:
+        words.append("one point at a time")
+    elif req.parallel or req.workers:
         overrides.append("hydra/launcher=joblib")
         words.append("in parallel" + (f", {req.workers} at a time" if req.workers else ""))
-    if req.workers:
-        overrides.append(f"hydra.launcher.n_jobs={req.workers}")
+        if req.workers:
+            overrides.append(f"hydra.launcher.n_jobs={req.workers}")
     return overrides, words
-
-
-def _in_words(spec: tuple, step: int, template: str) -> str:
-    if spec[0] == "list":
-        return template.format(", ".join(map(str, spec[1])))
-    return template.format(f"{spec[1]} to {spec[2]}") + (f" (step {step})" if spec[1] != spec[2] else "")
 
 
 def _name(req: Request) -> str:
@@ -398,25 +225,26 @@ def _name(req: Request) -> str:
         (req.every_circuit or len(req.circuits) > 1, "Circuit Type Sweep"),
         (len(req.devices) > 1, "GPU vs CPU"),
         (len(req.precisions) > 1, "Precision Comparison"),
+        (req.threads and len(req.threads) > 1, "Thread Scaling"),
+        (len(req.fusion) > 1, "Fusion Comparison"),
         (req.parallel or req.workers, "Parallel Benchmark"),
     )
     return next((title for wanted, title in titles if wanted), "Benchmark")
 
 
-def translate(request: str, backend_rows: list | None = None, presets: list[str] | None = None) -> Translation:
-    """The command a request means. backend_rows/presets default to what is configured here."""
-    if backend_rows is None:
-        backend_rows = collect()
-    if presets is None:
-        presets = shipped_options("experiment")
-    req = parse(request, [row.option for row in backend_rows], presets)
+def translate(request: str, backend_rows: list | None = None, presets: list[str] | None = None,
+              **configured) -> Translation:
+    """The command a request means. backend_rows (`qbench backends` rows), presets and each of
+    Catalog.build's families / compute / observable default to what is configured here."""
+    catalog = Catalog.build(collect() if backend_rows is None else backend_rows, presets, **configured)
+    req = parse(request, catalog)
     if req.rerun:
         if req != Request(rerun=req.rerun):
             raise NotUnderstood("rerunning failed points takes no other settings: it repeats them as they were")
         return Translation(["rerun-failed", req.rerun], f"re-run the failed points of sweep '{req.rerun}'",
                            subcommand=True)
-    overrides, words = build_overrides(req, backend_rows)
-    return Translation(["-m", *overrides], "; ".join(words), _name(req))
+    overrides, words = build_overrides(req, catalog)
+    return Translation(["-m", *overrides], "; ".join(words), _name(req), notes=req.notes)
 
 
 # ---------------------------------------------------------------------------- output
@@ -456,7 +284,8 @@ def benchmark_config(translation: Translation, request: str) -> tuple[dict | Non
     }, None
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], backend_rows: list | None = None, presets: list[str] | None = None) -> int:
+    """`qbench ask`; backend_rows/presets as translate's (tests inject them)."""
     parser = argparse.ArgumentParser(
         prog="qbench ask", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Turn a plain-English request into the qbench command and show its plan (nothing runs "
@@ -468,7 +297,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     request = " ".join(args.request)
     try:
-        translation = translate(request)
+        translation = translate(request, backend_rows, presets)
     except NotUnderstood as exc:
         error(str(exc))
         print("Requests that work, for example:\n" + "\n".join(f'  qbench ask "{e}"' for e in EXAMPLES),
@@ -484,6 +313,8 @@ def main(argv: list[str]) -> int:
                 return error(problem)
         print(json.dumps(config, indent=2))
         return 0
+    for note in translation.notes:  # a name read as another is said, never applied silently
+        print(f"Read:       {note}")
     print(f"Understood: {translation.summary}\nCommand:    {translation.command}")
     sys.stdout.flush()
     if args.run:  # the very launch `python -m qbench ARGS` (or `qbench SUBCOMMAND`) does

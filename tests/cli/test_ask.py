@@ -1,17 +1,22 @@
-"""`qbench ask`: every request of the original design's two tables, variations, and refusals."""
+"""`qbench ask`: every request of the original design's two tables, variations, refusals, and
+the measured coverage of a corpus of requests written the way people type them (ask_corpus.yaml)."""
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from qbench.cli import ask
 from qbench.cli import main as cli
 from qbench.cli.backends_table import BackendStatus, collect
-from tests.helpers import run_qbench
+from qbench.conf import CONF_DIR, shipped_options
+from tests.helpers import PLUGIN_CONF, run_qbench, sweep_records
 
-# What this machine has configured (5 CPU backends, all available) plus one configured but
-# not installed, as other engineers' backends will be: "all backends" must leave it out.
-ROWS = [BackendStatus(name, True, None) for name in ("cirq", "pennylane", "qiskit-aer", "qsim", "stim")] + [
-    BackendStatus("quest", False, "Python module 'pyquest' is not installed")]
+# What this machine has configured: 5 CPU backends, available, and the others configured but not
+# installed here: "all backends" must leave those out, naming one must still work.
+ROWS = sorted([BackendStatus(name, True, None) for name in ("cirq", "pennylane", "qiskit-aer", "qsim", "stim")] + [
+    BackendStatus(name, False, "not installed here") for name in (
+        "cuquantum", "lret-cirq-scalability", "lret-pennylane", "lret-phase7", "quest")], key=lambda r: r.option)
 ALL = "backend=cirq,pennylane,qiskit-aer,qsim,stim"
 PRESETS = ["circuit_type_sweep", "depth_sweep", "ghz_scalability", "noise_sweep", "qubit_scalability"]
 
@@ -57,7 +62,6 @@ CASES = [
     ("benchmark all available backends and quest", ["backend=cirq,pennylane,qiskit-aer,qsim,stim,quest"]),
     # -- circuits, depth, noise, shots and the rest
     ("random clifford and qft on stim", ["backend=stim", "circuit=random_clifford,qft"]),
-    ("all circuit types on cirq", ["backend=cirq", "circuit=ghz,qft,random,random_clifford"]),
     ("depth sweep on cirq and qsim", ["backend=cirq,qsim", "circuit=random", "circuit.depth=10,20,50,100,200"]),
     ("cirq random depth from 10 to 50", ["backend=cirq", "circuit=random", "circuit.depth=range(10,60,10)"]),
     ("cirq with depths 10, 20 and 40", ["backend=cirq", "circuit=random", "circuit.depth=10,20,40"]),
@@ -109,7 +113,7 @@ REFUSED = [
     ("noise on cirq", "did not understand 'noise'"),
     ("benchmark cirq from 24 to 4 qubits", "qubits from 24 to 4: the end is below the start"),
     ("benchmark cirq step 4", "'step 4' needs a range"),
-    ("cirq at 10 qubits and 12 qubits", "gives the qubits a second time"),
+    ("cirq at 10 qubits on ghz at 12 qubits", "gives the qubits a second time"),
     ("rerun failed benchmarks on cirq", "rerunning failed points takes no other settings"),
     ("noiseless run with noise 0.1", "asks for noise and for no noise"),
     ("run the foo preset", "did not understand 'foo', 'preset'"),
@@ -182,3 +186,211 @@ def test_run_goes_through_the_cli_launch(tmp_path):
     assert "Command:    python -m qbench -m backend=stim circuit=ghz n_qubits=4 execution=quick" in result.stdout
     records = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/bench_*/stim_4q_ghz_*/result.json")]
     assert [r["status"] for r in records] == ["success"]
+
+
+# ---------------------------------------------------------------------------- the corpus
+CORPUS = yaml.safe_load((Path(__file__).parent / "ask_corpus.yaml").read_text())
+CORPUS_ROWS = sorted([BackendStatus(n, True, None) for n in CORPUS["backends"]["available"]]
+                     + [BackendStatus(n, False, "not installed here") for n in CORPUS["backends"]["unavailable"]],
+                     key=lambda r: r.option)
+
+
+def test_corpus_coverage_at_least_90_percent_and_every_understood_one_exact():
+    understood, wrong, refused = 0, [], []
+    for entry in CORPUS["requests"]:
+        try:
+            translation = ask.translate(entry["ask"], CORPUS_ROWS, CORPUS["presets"])
+        except ask.NotUnderstood as exc:
+            refused.append(f"{entry['ask']!r}: {exc}")
+            continue
+        understood += 1
+        if translation.command != entry["command"]:
+            wrong.append(f"{entry['ask']!r}\n  gave {translation.command}\n  want {entry['command']}")
+    total = len(CORPUS["requests"])
+    assert total >= 60
+    print(f"\nqbench ask corpus: {understood} of {total} understood ({understood / total:.0%}), "
+          f"{understood - len(wrong)} exact")
+    assert not wrong, "understood but wrong:\n" + "\n".join(wrong)
+    assert understood / total >= 0.9, "not understood:\n" + "\n".join(refused)
+
+
+def test_corpus_is_not_the_readme_table():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Plans, plain-words requests"):readme.index("### Presets")]
+    quoted = {q.lower() for q in __import__("re").findall(r'"([^"]+)"', section)}
+    assert not quoted & {e["ask"].lower() for e in CORPUS["requests"]}
+
+
+@pytest.mark.parametrize("entry", CORPUS["refusals"], ids=[e["ask"] for e in CORPUS["refusals"]])
+def test_corpus_refusals_exit_2_with_one_line_and_three_examples(entry, capsys):
+    assert ask.main([entry["ask"]], CORPUS_ROWS, CORPUS["presets"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert err[0].startswith("qbench: error: ") and entry["error"] in err[0], err[0]
+    assert err[1] == "Requests that work, for example:"
+    assert err[2:] == [f'  qbench ask "{e}"' for e in ask.EXAMPLES]
+    assert captured.out == ""
+
+
+# ---------------------------------------------------------------------------- names
+def test_typos_and_other_spellings_are_answered_with_the_reading():
+    translation = ask.translate("quiskit vs pennylnae on ghz 8 qubits", ROWS, PRESETS)
+    assert translation.argv == ["-m", "backend=qiskit-aer,pennylane", "circuit=ghz", "n_qubits=8"]
+    assert translation.notes == ["understood 'quiskit' as qiskit-aer", "understood 'pennylnae' as pennylane"]
+    assert ask.translate("lightning on ghz", ROWS, PRESETS).notes == ["understood 'lightning' as pennylane"]
+    assert ask.translate("cirq on ghz", ROWS, PRESETS).notes == []
+    # too short, too far, or as near to two names: not read as anything
+    for text, word in (("qsm on ghz", "qsm"), ("grover on cirq", "grover"), ("stem on ghz", None)):
+        if word:
+            with pytest.raises(ask.NotUnderstood, match=f"'{word}'"):
+                ask.translate(text, ROWS, PRESETS)
+    assert ask.translate("stem on ghz", ROWS, PRESETS).argv[1] == "backend=stim"
+
+
+def test_the_reading_is_printed_before_the_command(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ask.main(["aer gpu ghz 4 qubits"], ROWS, PRESETS) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Read:       understood 'aer' as qiskit-aer"
+    assert out[2] == "Command:    python -m qbench -m backend=qiskit-aer backend.device=GPU circuit=ghz n_qubits=4"
+
+
+def test_backend_names_come_from_the_configured_group():
+    # A user's backend yaml (tests/plugins/conf/backend/faulty.yaml), found through hydra.searchpath:
+    rows = collect([f"hydra.searchpath=[file://{PLUGIN_CONF}]"])
+    assert "faulty" in [row.option for row in rows]
+    assert ask.translate("faulty vs cirq on ghz", rows, PRESETS).argv[1] == "backend=faulty,cirq"
+    assert ask.translate("fautly on ghz", rows, PRESETS).notes == ["understood 'fautly' as faulty"]
+    # without it configured, the same words are not a backend
+    with pytest.raises(ask.NotUnderstood, match="did not understand 'faulty'"):
+        ask.translate("faulty vs cirq on ghz", ROWS, PRESETS)
+    # a known spelling of a backend that is not configured is refused with that reason
+    rows = [row for row in ROWS if row.option != "quest"]
+    with pytest.raises(ask.NotUnderstood, match=r"'quest' \(quest\) is not a backend of this qbench"):
+        ask.translate("quest on ghz", rows, PRESETS)
+
+
+def _families(*names):
+    return {name: {"name": name, "depth": 20 if name.startswith("random") else None} for name in names}
+
+
+def test_circuit_families_are_those_whose_yaml_ships():
+    shipped = shipped_options("circuit")
+    built_in = [f for f in shipped if f not in ("qasm", "mqt")]   # those two import a circuit
+    assert ask.translate("all circuit types on cirq", ROWS, PRESETS).argv[2] == f"circuit={','.join(built_in)}"
+    four = _families("ghz", "qft", "random", "random_clifford")
+    assert ask.translate("all circuit types on cirq", ROWS, PRESETS, families=four).argv[2] == \
+        "circuit=ghz,qft,random,random_clifford"
+    assert ask.translate("all circuits except qft on stim", ROWS, PRESETS, families=four).argv[2] == \
+        "circuit=ghz,random,random_clifford"
+    # a family added by its yaml is understood by its name and its usual spellings ...
+    grown = {**four, **_families("quantum_volume", "qpe", "iqft")}
+    assert ask.translate("cirq vs qsim on quantum volume 10 qubits", ROWS, PRESETS, families=grown).argv == [
+        "-m", "backend=cirq,qsim", "circuit=quantum_volume", "n_qubits=10"]
+    assert ask.translate("phase estimation and inverse qft on qsim", ROWS, PRESETS, families=grown).argv[2] == \
+        "circuit=qpe,iqft"
+    # ... and refused with the reason while it is not there
+    with pytest.raises(ask.NotUnderstood, match=r"\(quantum_volume\) is not a circuit family of this qbench"):
+        ask.translate("cirq on quantum volume", ROWS, PRESETS, families=four)
+
+
+def test_a_qasm_file_is_the_qasm_family_only_where_it_exists():
+    families = {**_families("ghz", "qft", "random"), "qasm": {"name": "qasm", "path": None, "depth": None}}
+    assert ask.translate("time circuits/Adder_4.qasm on cirq and qsim", ROWS, PRESETS, families=families).argv == [
+        "-m", "backend=cirq,qsim", "circuit=qasm", "circuit.path=circuits/Adder_4.qasm"]
+    assert ask.translate("a.qasm and b.qasm on stim", ROWS, PRESETS, families=families).argv[2:] == [
+        "circuit=qasm", "circuit.path=a.qasm,b.qasm"]
+    for text, message in (("my.qasm on cirq at 10 qubits", "sets its own qubit count"),
+                          ("my.qasm and ghz on cirq", "name no other circuit family"),
+                          ("qasm on cirq", "circuit qasm needs its path")):
+        with pytest.raises(ask.NotUnderstood, match=message):
+            ask.translate(text, ROWS, PRESETS, families=families)
+    with pytest.raises(ask.NotUnderstood, match=r"'my.qasm': OpenQASM files need the qasm circuit family"):
+        ask.translate("my.qasm on cirq", ROWS, PRESETS, families=_families("ghz", "qft"))
+
+
+def test_mqt_bench_benchmarks_follow_its_name():
+    families = {**_families("ghz", "qaoa"), "mqt": {"name": "mqt", "benchmark": "ghz", "level": "alg"}}
+    assert ask.translate("mqt bench qaoa, dj and wstate on cirq at 8 qubits", ROWS, PRESETS,
+                         families=families).argv == [
+        "-m", "backend=cirq", "circuit=mqt", "circuit.benchmark=qaoa,dj,wstate", "n_qubits=8"]
+    assert ask.translate("qaoa on cirq", ROWS, PRESETS, families=families).argv[2] == "circuit=qaoa"
+
+
+def test_compute_modes_only_where_the_option_exists():
+    modes = ["sampling", "statevector", "expectation"]
+    assert ask.translate("statevector of ghz on cirq, 10 qubits", ROWS, PRESETS, compute=modes).argv == [
+        "-m", "backend=cirq", "circuit=ghz", "n_qubits=10", "compute=statevector"]
+    translation = ask.translate("expectation of Z0 Z1 + 0.5 X2 on qsim ghz 4 qubits", ROWS, PRESETS,
+                                compute=modes, observable=True)
+    assert translation.argv[-2:] == ["compute=expectation", "observable=Z0 Z1 + 0.5 X2"]
+    assert translation.command.endswith("compute=expectation 'observable=Z0 Z1 + 0.5 X2'")
+    with pytest.raises(ask.NotUnderstood, match="compute modes need qbench's `compute` option"):
+        ask.translate("statevector of ghz on cirq", ROWS, PRESETS, compute=None)
+    # sampling is what qbench does without the option
+    assert ask.translate("sampling ghz on cirq", ROWS, PRESETS, compute=None).argv == [
+        "-m", "backend=cirq", "circuit=ghz"]
+
+
+# ---------------------------------------------------------------------------- never a wrong run
+WRONG_RUNS = [
+    ("qft depth 50", "depth applies to random, random_clifford only: qft has no depth"),
+    ("ghz and random at depth 30 on cirq", "ghz has no depth"),
+    ("cirq ghz 4..10 with 1.5 shots", "shot counts are whole numbers"),
+    ("cirq ghz with noise 150%", "not a probability"),
+    ("cirq at 5% qubits", "a percentage is a noise strength"),
+    ("fusion on vs off on cirq and qiskit", "not an option of cirq"),
+    ("cirq and qsim except cirq", "names cirq to run and to leave out"),
+    ("cirq 3 to 5 times", "list the repetitions"),
+    ("cirq 3 and 5 times", "one value for the repetitions"),
+    ("cirq depth up to 50", "say where the depths start"),
+    ("cirq for 30 seconds", "did not understand '30', 's"),
+]
+
+
+@pytest.mark.parametrize("request_text,message", WRONG_RUNS, ids=[r[0] for r in WRONG_RUNS])
+def test_an_option_that_does_not_apply_is_refused_with_the_reason(request_text, message):
+    families = {**_families("ghz", "qft", "random", "random_clifford")}
+    with pytest.raises(ask.NotUnderstood, match=message):
+        ask.translate(request_text, ROWS, PRESETS, families=families)
+
+
+def test_fusion_without_a_backend_means_the_backends_that_have_it():
+    translation = ask.translate("fusion on vs off, qft 20 qubits", ROWS, PRESETS)
+    having = [b for b in shipped_options("backend")
+              if "fusion_enable" in yaml.safe_load((CONF_DIR / "backend" / f"{b}.yaml").read_text())]
+    assert translation.argv == ["-m", f"backend={','.join(having)}", "backend.fusion_enable=true,false",
+                                "circuit=qft", "n_qubits=20"]
+    assert "the backends with a fusion option" in translation.summary
+
+
+def test_numbers_after_at_are_the_quantity_the_request_is_about():
+    noise = ask.translate("noise benchmark of cirq on ghz 4 qubits at 0.02 and 0.08", ROWS, PRESETS)
+    assert noise.argv[-2:] == ["noise=depolarizing", "noise.strength=0.02,0.08"]
+    assert "n_qubits=4" in noise.argv
+    assert ask.translate("cirq on ghz at 12", ROWS, PRESETS).argv[-1] == "n_qubits=12"
+    # a strength is taken once: the next number after "with" is the qubits
+    assert ask.translate("bit flip on cirq at 0.05 with 12", ROWS, PRESETS).argv[1:] == [
+        "backend=cirq", "n_qubits=12", "noise=bit_flip", "noise.strength=0.05"]
+
+
+def test_plan_of_a_threads_sweep_composes(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ask.main(["stim with 2 threads vs 1 thread on ghz 4 qubits"], ROWS, PRESETS) == 0
+    out = capsys.readouterr().out
+    assert "Command:    python -m qbench -m backend=stim circuit=ghz n_qubits=4 execution.threads=1,2\n" in out
+    assert "2 points: 2 will run, 0 skipped, 0 unavailable" in out
+
+
+def test_run_of_an_exclusion_and_repetitions_goes_through_the_cli_launch(tmp_path):
+    # every available backend but all others: stim alone, 2 timed repetitions, 1e3 shots
+    others = [row.option for row in collect() if row.available and row.option != "stim"]
+    said = ", ".join("qiskit" if name == "qiskit-aer" else name for name in others)
+    result = run_qbench("ask", "--run", f"all backends but {said}: ghz 4 qubits, quick, 2 times, 1e3 shots, "
+                        "2 threads", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Read:       understood 'qiskit' as qiskit-aer" in result.stdout
+    records = sweep_records(tmp_path)
+    assert [(r["backend"], r["status"]) for r in records] == [("stim", "success")]
+    assert records[0]["config"]["shots"] == 1000 and records[0]["environment"]["threads"] == 2
+    assert len(records[0]["metrics"]["execution_times_seconds"]) >= 2
