@@ -9,9 +9,10 @@ import math
 
 import numpy as np
 
-from qbench.backends.base import Backend, RunSpec, histogram_from_samples
+from qbench.backends.base import COMPUTE_MODES, Backend, RunSpec, histogram_from_samples
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import NOISELESS, Noise, placed
+from qbench.circuits.reference import gate_matrix
 
 DTYPES = {"single": np.complex64, "double": np.complex128}
 
@@ -27,7 +28,9 @@ def to_cirq(circuit: Circuit, noise: Noise = NOISELESS):
     fixed = {"h": cirq.H, "x": cirq.X, "y": cirq.Y, "z": cirq.Z, "s": cirq.S, "sdg": cirq.S**-1,
              "t": cirq.T, "tdg": cirq.T**-1, "cx": cirq.CNOT, "cz": cirq.CZ, "swap": cirq.SWAP}
     rotations = {"rx": cirq.rx, "ry": cirq.ry, "rz": cirq.rz,
-                 "cp": lambda theta: cirq.CZPowGate(exponent=theta / math.pi)}
+                 "cp": lambda theta: cirq.CZPowGate(exponent=theta / math.pi),
+                 # cirq has no U gate: its exact matrix (qsim runs cirq.MatrixGate natively)
+                 "u": lambda *angles: cirq.MatrixGate(gate_matrix(Gate("u", (0,), angles)))}
     # cirq.depolarize(p) is X, Y, Z each with probability p/3, as qbench.noise defines it.
     channels = {"depolarizing": cirq.depolarize, "bit_flip": cirq.bit_flip, "phase_flip": cirq.phase_flip,
                 "amplitude_damping": cirq.amplitude_damp}
@@ -52,17 +55,45 @@ def cirq_measurement(qubits, noise: Noise):
     return cirq.measure(*qubits, key="m", confusion_map={(i,): flip for i in range(len(qubits))})
 
 
+def cirq_observable(spec: RunSpec, qubits):
+    """compute=expectation: the Pauli sum as a cirq.PauliSum on `qubits` (None in other modes)."""
+    import cirq
+
+    if spec.compute != "expectation":
+        return None
+    paulis = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
+    return cirq.PauliSum.from_pauli_strings([
+        cirq.PauliString({qubits[q]: paulis[p] for q, p in factors}, coefficient=c)
+        for c, factors in spec.pauli_sum.terms])
+
+
 class CirqInterfaceBackend(Backend):
     """The timed call, histogram and state of a simulator with cirq's interface (cirq, qsimcirq).
-    A subclass's prepare() returns {"body", "measured", "simulator", "shots", "qubits"}."""
+    A subclass's prepare() returns {"body", "measured", "simulator", "shots", "qubits", "compute",
+    "observable"}."""
+
+    compute_modes = COMPUTE_MODES
 
     def run(self, prepared):
+        compute = prepared.get("compute", "sampling")
+        if compute == "statevector":  # the library's own state API
+            return prepared["simulator"].simulate(prepared["body"], qubit_order=prepared["qubits"]).final_state_vector
+        if compute == "expectation":  # and its own expectation API
+            return prepared["simulator"].simulate_expectation_values(
+                prepared["body"], observables=[prepared["observable"]], qubit_order=prepared["qubits"])
         # Noiseless (terminal measurements only) or density matrix: simulated once, sampled `shots`
         # times. With noise channels on a state vector each repetition is one trajectory per shot.
         return prepared["simulator"].run(prepared["measured"], repetitions=prepared["shots"])
 
     def histogram(self, prepared, raw):
+        if prepared.get("compute", "sampling") != "sampling":
+            return {}
         return histogram_from_samples(raw.measurements["m"])
+
+    def answer(self, prepared, raw):
+        if prepared["compute"] == "statevector":
+            return np.asarray(raw)
+        return float(np.real(raw[0]))
 
     def final_state(self, prepared):
         # qubit_order keeps idle qubits in the state (cirq drops qubits no gate touches).
@@ -91,4 +122,5 @@ class CirqBackend(CirqInterfaceBackend):
         else:
             simulator = cirq.Simulator(dtype=DTYPES[self.precision], seed=spec.seed)
         return {"body": body, "measured": body + cirq_measurement(qubits, noise),
-                "simulator": simulator, "shots": spec.shots, "qubits": qubits}
+                "simulator": simulator, "shots": spec.shots, "qubits": qubits,
+                "compute": spec.compute, "observable": cirq_observable(spec, qubits)}

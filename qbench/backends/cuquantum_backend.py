@@ -38,6 +38,9 @@ class CuquantumBackend(Backend):
     packages = ("cuquantum-python-cu12", "custatevec-cu12", "cupy-cuda12x")
     noise_models = ("none",)
     extra_options = ()
+    # statevector: the state copied to host memory (cupy.asnumpy). No expectation call is wired here yet
+    # (cuStateVec's compute_expectations_on_pauli_basis would be it): those points are skipped.
+    compute_modes = ("sampling", "statevector")
 
     def available(self) -> str | None:
         if self.device != "GPU":
@@ -75,7 +78,7 @@ class CuquantumBackend(Backend):
         workspace_size = max((custatevec.apply_matrix_get_workspace_size(
             self.handle, data_type, n, matrix.ctypes.data, data_type, custatevec.MatrixLayout.ROW, 0,
             len(targets), 0, compute_type) for matrix, targets in gates), default=0)
-        return {"gates": gates, "shots": spec.shots, "n": n,
+        return {"gates": gates, "shots": spec.shots, "n": n, "compute": spec.compute,
                 "data_type": data_type, "compute_type": compute_type,
                 "state": cupy.empty(2**n, dtype=dtype), "workspace": cupy.cuda.alloc(workspace_size),
                 "workspace_size": workspace_size, "rng": np.random.default_rng(spec.seed),
@@ -97,6 +100,8 @@ class CuquantumBackend(Backend):
         cupy, custatevec, p = self.cupy, self.custatevec, prepared
         self._evolve(p)
         sampler, size = custatevec.sampler_create(self.handle, p["state"].data.ptr, p["data_type"], p["n"],
+        if p["compute"] == "statevector":
+            return cupy.asnumpy(p["state"])  # device -> host; returns once the copy (and every gate) is done
                                                   p["shots"])
         try:
             workspace = cupy.cuda.alloc(size)
@@ -114,10 +119,15 @@ class CuquantumBackend(Backend):
 
     def histogram(self, prepared, raw):
         n = prepared["n"]
+        if prepared["compute"] != "sampling":
+            return {}
         values, counts = np.unique(raw, return_counts=True)
         # Bit q of a sample is qubit q; the canonical string puts qubit 0 first.
         return {format(int(v), f"0{n}b")[::-1]: int(c) for v, c in zip(values, counts)}
 
     def final_state(self, prepared):
+    def answer(self, prepared, raw):
+        return little_endian_to_canonical(raw, prepared["n"])
+
         self._evolve(prepared)
         return little_endian_to_canonical(self.cupy.asnumpy(prepared["state"]), prepared["n"])

@@ -35,7 +35,8 @@ EXECUTABLE = "quantum_sim"
 # canonical gate -> LRET JSON op (json_interface.cpp); LRET has no controlled phase: see to_lret.
 LRET_GATES = {"h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "SDG", "t": "T", "tdg": "TDG",
               "rx": "RX", "ry": "RY", "rz": "RZ", "cx": "CNOT", "cz": "CZ", "swap": "SWAP"}
-DECOMPOSED = {"cp": "U1(t/2) a; CNOT a,b; U1(-t/2) b; CNOT a,b; U1(t/2) b (exact, no global phase)"}
+DECOMPOSED = {"cp": "U1(t/2) a; CNOT a,b; U1(-t/2) b; CNOT a,b; U1(t/2) b (exact, no global phase)",
+              "u": "RZ(l); RY(t); RZ(p) for u(t, p, l) (exact up to a global phase)"}
 REPOSITORY = "https://github.com/kunal5556/LRET"
 
 
@@ -80,6 +81,10 @@ def histogram_from_indices(indices, n_qubits: int) -> dict[str, int]:
     return {format(int(i), f"0{n_qubits}b")[::-1]: int(c) for i, c in zip(outcomes, counts)}
 
 
+        elif item.name == "u":
+            (q,), (theta, phi, lam) = item.qubits, item.params
+            ops += [{"name": "RZ", "wires": [q], "params": [lam]}, {"name": "RY", "wires": [q], "params": [theta]},
+                    {"name": "RZ", "wires": [q], "params": [phi]}]
 @functools.lru_cache(maxsize=None)
 def _version(executable: str) -> str | None:
     try:

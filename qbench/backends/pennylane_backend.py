@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from qbench import environment
-from qbench.backends.base import Backend, RunSpec
+from qbench.backends.base import COMPUTE_MODES, Backend, RunSpec
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import NOISELESS, Noise, placed
 
@@ -26,7 +26,8 @@ def apply_pennylane(circuit: Circuit, noise: Noise = NOISELESS) -> None:
 
     fixed = {"h": qml.Hadamard, "x": qml.PauliX, "y": qml.PauliY, "z": qml.PauliZ, "s": qml.S,
              "t": qml.T, "cx": qml.CNOT, "cz": qml.CZ, "swap": qml.SWAP}
-    params = {"rx": qml.RX, "ry": qml.RY, "rz": qml.RZ, "cp": qml.ControlledPhaseShift}
+    params = {"rx": qml.RX, "ry": qml.RY, "rz": qml.RZ, "cp": qml.ControlledPhaseShift,
+              "u": qml.U3}  # U3(theta, phi, delta): the matrix of Qiskit's U(theta, phi, lambda)
     # qml.DepolarizingChannel(p) is X, Y, Z each with probability p/3, as qbench.noise defines it.
     channels = {"depolarizing": qml.DepolarizingChannel, "bit_flip": qml.BitFlip, "phase_flip": qml.PhaseFlip,
                 "amplitude_damping": qml.AmplitudeDamping}
@@ -45,8 +46,25 @@ def apply_pennylane(circuit: Circuit, noise: Noise = NOISELESS) -> None:
             raise ValueError(f"pennylane adapter has no gate {g.name!r}")
 
 
+def pennylane_observable(spec: RunSpec):
+    """compute=expectation: the Pauli sum as a qml.Hamiltonian (wire q = canonical qubit q)."""
+    import functools
+    import operator
+
+    import pennylane as qml
+
+    paulis = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
+    coefficients, observables = [], []
+    for c, factors in spec.pauli_sum.terms:
+        ops = [paulis[p](wires=q) for q, p in factors] or [qml.Identity(wires=0)]
+        coefficients.append(c)
+        observables.append(functools.reduce(operator.matmul, ops))
+    return qml.Hamiltonian(coefficients, observables)
+
+
 class PennylaneBackend(Backend):
     modules = ("pennylane",)
+    compute_modes = COMPUTE_MODES
     noise_methods = ("density_matrix",)
     extra_options = ("device_name",)
 
@@ -106,6 +124,15 @@ class PennylaneBackend(Backend):
         noise = Noise.of(spec)
         wires = list(range(circuit.n_qubits))
         if noise.noisy:
+        if spec.compute != "sampling":  # analytic: a device without shots, the state or <H> as the QNode's value
+            observable = pennylane_observable(spec) if spec.compute == "expectation" else None
+
+            @qml.qnode(self._device(circuit.n_qubits, spec.seed))
+            def analytic():
+                apply_pennylane(circuit)
+                return qml.state() if observable is None else qml.expval(observable)
+
+            return {"qnode": analytic, "circuit": circuit, "spec": spec, "compute": spec.compute}
             device = qml.device(NOISE_DEVICE, wires=circuit.n_qubits, seed=spec.seed)
         else:
             device = self._device(circuit.n_qubits, spec.seed)
@@ -121,15 +148,20 @@ class PennylaneBackend(Backend):
                     qml.BitFlip(noise.readout, wires=wire)
             return qml.counts(wires=wires)
 
-        return {"qnode": sample, "circuit": circuit, "spec": spec}
+        return {"qnode": sample, "circuit": circuit, "spec": spec, "compute": spec.compute}
 
     def run(self, prepared):
         return prepared["qnode"]()
 
     def histogram(self, prepared, raw):
         return {str(bits): int(c) for bits, c in raw.items()}
+        if prepared["compute"] != "sampling":
+            return {}
 
     def final_state(self, prepared):
+    def answer(self, prepared, raw):
+        return np.asarray(raw) if prepared["compute"] == "statevector" else float(np.real(raw))
+
         import pennylane as qml
 
         circuit = prepared["circuit"]

@@ -17,7 +17,7 @@ import importlib.metadata
 from pathlib import Path
 
 from qbench import environment
-from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
+from qbench.backends.base import COMPUTE_MODES, Backend, RunSpec, little_endian_to_canonical
 from qbench.circuits.canonical import GATES, Circuit
 from qbench.circuits.noise import Noise
 
@@ -27,6 +27,17 @@ NOISE_METHODS = {"statevector": "trajectories", "density_matrix": "density_matri
                  "extended_stabilizer": "trajectories"}
 # Aer methods with a GPU implementation (AerSimulator's own table; tensor_network is GPU only).
 GPU_METHODS = ("statevector", "density_matrix", "unitary", "tensor_network")
+# Aer methods whose state save_statevector returns (Aer's SaveStatevector instruction).
+STATEVECTOR_METHODS = ("statevector", "matrix_product_state", "extended_stabilizer")
+
+
+def aer_observable(spec: RunSpec, n_qubits: int):
+    """compute=expectation: the Pauli sum as a SparsePauliOp (canonical qubit q = Qiskit qubit q)."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    return SparsePauliOp.from_sparse_list(
+        [("".join(p for _, p in factors), [q for q, _ in factors], c) for c, factors in spec.pauli_sum.terms],
+        num_qubits=n_qubits)
 
 
 def to_qiskit(circuit: Circuit, measure: bool):
@@ -121,7 +132,12 @@ class QiskitAerBackend(Backend):
         return gpu_unavailable() if self.device == "GPU" else super().available()
 
     def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
+    compute_modes = COMPUTE_MODES
+
         if self.device == "GPU":
+        if spec.compute == "statevector" and self.method not in STATEVECTOR_METHODS:
+            return (f"Aer's save_statevector has no state of method {self.method} (it has: "
+                    f"{', '.join(STATEVECTOR_METHODS)})")
             method = self.aer_method(circuit.n_qubits, spec)
             if method not in GPU_METHODS:
                 return f"Aer runs method {method} on the CPU only (on the GPU: {', '.join(GPU_METHODS)})"
@@ -174,17 +190,33 @@ class QiskitAerBackend(Backend):
                                     noise_model(noise) if noise.noisy else None)
         # No transpile: every canonical gate is an Aer basis gate, so transpile(optimization_level=0)
         # would return the same circuit after ~0.2 s of building Aer's target on every point.
-        return {"simulator": simulator, "compiled": to_qiskit(circuit, measure=True), "circuit": circuit,
-                "spec": spec, "shots": spec.shots}
+        if spec.compute == "sampling":
+            compiled, shots = to_qiskit(circuit, measure=True), spec.shots
+        else:  # Aer's own save instructions: the state, or <H> computed inside the simulator
+            compiled, shots = to_qiskit(circuit, measure=False), 1
+            if spec.compute == "statevector":
+                compiled.save_statevector()
+            else:
+                compiled.save_expectation_value(aer_observable(spec, circuit.n_qubits), range(circuit.n_qubits),
+                                                label="expectation")
+        return {"simulator": simulator, "compiled": compiled, "circuit": circuit,
+                "spec": spec, "shots": shots, "compute": spec.compute}
 
     def run(self, prepared):
         return prepared["simulator"].run(prepared["compiled"], shots=prepared["shots"]).result()
 
     def histogram(self, prepared, raw):
         # Qiskit prints clbit 0 rightmost; the canonical order puts qubit 0 first.
+        if prepared["compute"] != "sampling":
+            return {}
         return {bits[::-1]: int(c) for bits, c in raw.get_counts().items()}
 
     def final_state(self, prepared):
+    def answer(self, prepared, raw):
+        if prepared["compute"] == "statevector":
+            return little_endian_to_canonical(raw.get_statevector().data, prepared["circuit"].n_qubits)
+        return float(raw.data(0)["expectation"].real)
+
         circuit = prepared["circuit"]
         qc = to_qiskit(circuit, measure=False)
         qc.save_statevector()

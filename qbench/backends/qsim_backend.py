@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qbench import environment
 from qbench.backends.base import RunSpec
-from qbench.backends.cirq_backend import CirqInterfaceBackend, to_cirq
+from qbench.backends.cirq_backend import CirqInterfaceBackend, cirq_observable, to_cirq
 from qbench.circuits.canonical import Circuit
 from qbench.circuits.noise import Noise
 
@@ -69,4 +69,5 @@ class QsimBackend(CirqInterfaceBackend):
                                        max_fused_gate_size=self.options.get("max_fused_gate_size", 2), **gpu)
         simulator = qsimcirq.QSimSimulator(qsim_options=options, seed=spec.seed)
         return {"body": body, "measured": body + readout + cirq.measure(*qubits, key="m"),
-                "simulator": simulator, "shots": spec.shots, "qubits": qubits}
+                "simulator": simulator, "shots": spec.shots, "qubits": qubits,
+                "compute": spec.compute, "observable": cirq_observable(spec, qubits)}

@@ -86,6 +86,9 @@ def to_quest(circuit: Circuit, noise: Noise) -> list[tuple[str, tuple]]:
             ops.append(QUEST_CHANNELS[item.name](item.qubit, item.strength))
         elif item.name in QUEST_PHASES:
             ops.append(("phaseShift", (*item.qubits, QUEST_PHASES[item.name])))
+        elif item.name == "u":  # u(theta, phi, lambda) = rz(phi) ry(theta) rz(lambda) up to a global phase
+            (q,), (theta, phi, lam) = item.qubits, item.params
+            ops += [("rotateZ", (q, lam)), ("rotateY", (q, theta)), ("rotateZ", (q, phi))]
         else:
             ops.append((QUEST_GATES[item.name], (*item.qubits, *item.params)))
     return ops

@@ -3,13 +3,18 @@
 With noise, stim's Pauli channels go into the circuit and its compiled sampler draws every shot's
 Pauli errors independently (Pauli-frame sampling: one exact trajectory per shot). Amplitude
 damping is not a Pauli channel, so stim cannot express it.
+
+A rotation at a Clifford angle (rz(pi/2), rx(pi), u(pi/2, 0, pi), cp(pi), ...) is translated to its
+Clifford gates (qbench.circuits.model.clifford_gates), so Clifford QASM files run here too.
+compute=statevector is the tableau simulator's own state_vector() (2^n amplitudes in host memory);
+compute=expectation is its peek_observable_expectation of each Pauli term (exact: -1, 0 or +1 each).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from qbench.backends.base import Backend, RunSpec, histogram_from_samples
-from qbench.circuits.canonical import GATES, Circuit, Gate
+from qbench.backends.base import COMPUTE_MODES, Backend, RunSpec, histogram_from_samples
+from qbench.circuits.canonical import Circuit, Gate, clifford_gates
 from qbench.circuits.noise import NOISELESS, Noise, placed
 
 STIM_NAMES = {"h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "S_DAG",
@@ -21,8 +26,12 @@ STIM_CHANNELS = {"depolarizing": "DEPOLARIZE1", "bit_flip": "X_ERROR", "phase_fl
 def to_stim(circuit: Circuit, measure: bool, noise: Noise = NOISELESS):
     import stim
 
-    lines = [f"{STIM_NAMES[g.name]} {' '.join(map(str, g.qubits))}" if isinstance(g, Gate)
-             else f"{STIM_CHANNELS[g.name]}({g.strength!r}) {g.qubit}" for g in placed(circuit, noise)]
+    lines = []
+    for g in placed(circuit, noise):
+        if isinstance(g, Gate):
+            lines += [f"{STIM_NAMES[c.name]} {' '.join(map(str, c.qubits))}" for c in clifford_gates(g)]
+        else:
+            lines.append(f"{STIM_CHANNELS[g.name]}({g.strength!r}) {g.qubit}")
     if measure:
         # M(p) is stim's noisy measurement: each result is flipped with probability p.
         flip = f"({noise.readout!r})" if noise.name == "readout" else ""
@@ -39,33 +48,59 @@ class StimBackend(Backend):
     noise_models = ("none", *STIM_CHANNELS, "readout")
     noise_methods = ("trajectories",)
 
+    compute_modes = COMPUTE_MODES
     def describe(self):
         return {**super().describe(), "precision": "exact (stabilizer tableau)"}
 
     def supports(self, circuit: Circuit, spec: RunSpec):
         if not circuit.is_clifford:
-            non_clifford = sorted({g.name for g in circuit.gates if not GATES[g.name][2]})
-            return (f"stim simulates Clifford circuits only; circuit '{circuit.family}' has "
-                    f"non-Clifford gates ({', '.join(non_clifford)})")
+            return (f"stim simulates Clifford circuits only; circuit '{circuit.label}' has "
+                    f"non-Clifford gates ({', '.join(circuit.non_clifford_gates())})")
+        if spec.compute == "statevector":  # the exported state is a dense vector: the guard counts 2^n amplitudes
+            self.representation = "statevector"
         return super().supports(circuit, spec)
 
     def prepare(self, circuit: Circuit, spec: RunSpec):
-        return {"measured": to_stim(circuit, measure=True, noise=Noise.of(spec)), "circuit": circuit,
-                "shots": spec.shots, "seed": spec.seed}
+        import stim
+
+        prepared = {"measured": to_stim(circuit, measure=True, noise=Noise.of(spec)), "circuit": circuit,
+                    "shots": spec.shots, "seed": spec.seed, "compute": spec.compute,
+                    "simulator": stim.TableauSimulator}
+        if spec.compute != "sampling":
+            prepared["body"] = to_stim(circuit, measure=False)
+        if spec.compute == "expectation":
+            terms = []
+            for c, factors in spec.pauli_sum.terms:
+                pauli = stim.PauliString(circuit.n_qubits)
+                for q, p in factors:
+                    pauli[q] = p
+                terms.append((c, pauli))
+            prepared["terms"] = terms
+        return prepared
 
     def run(self, prepared):
-        # compile_sampler does the tableau simulation; sample draws the shots. Users time both.
-        sampler = prepared["measured"].compile_sampler(seed=prepared["seed"])
-        return sampler.sample(prepared["shots"])
+        if prepared["compute"] == "sampling":
+            # compile_sampler does the tableau simulation; sample draws the shots. Users time both.
+            sampler = prepared["measured"].compile_sampler(seed=prepared["seed"])
+            return sampler.sample(prepared["shots"])
+        simulator = prepared["simulator"]()
+        simulator.set_num_qubits(prepared["circuit"].n_qubits)
+        simulator.do_circuit(prepared["body"])
+        if prepared["compute"] == "statevector":
+            return simulator.state_vector(endian="big")
+        return sum(c * simulator.peek_observable_expectation(pauli) for c, pauli in prepared["terms"])
 
     def histogram(self, prepared, raw):
         return histogram_from_samples(raw)
+        if prepared["compute"] != "sampling":
+            return {}
 
     @staticmethod
-    def _tableau(prepared):
-        import stim
+    def answer(self, prepared, raw):
+        return np.asarray(raw) if prepared["compute"] == "statevector" else float(raw)
 
-        simulator = stim.TableauSimulator()
+    def _tableau(prepared):
+        simulator = prepared["simulator"]()
         simulator.set_num_qubits(prepared["circuit"].n_qubits)  # include qubits no gate touches
         simulator.do_circuit(to_stim(prepared["circuit"], measure=False))
         return simulator
