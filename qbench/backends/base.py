@@ -99,10 +99,6 @@ class Backend:
         """
         if self.precision not in self.precisions:
             return f"{self.name} does not simulate in {self.precision} precision (allowed: {', '.join(self.precisions)})"
-        noise = Noise.of(spec)
-        if not noise.noisy:
-            return None
-        if noise.name not in self.noise_models:
         if spec.compute not in self.compute_modes:
             return (f"{self.name} has no compute={spec.compute} in qbench (it computes: "
                     f"{', '.join(self.compute_modes)})")
@@ -110,6 +106,10 @@ class Backend:
             missing = sorted({g.name for g in circuit.gates} - set(self.gates))
             if missing:
                 return f"{self.name} has no translation of gate(s) {', '.join(missing)} in qbench"
+        noise = Noise.of(spec)
+        if not noise.noisy:
+            return None
+        if noise.name not in self.noise_models:
             expressible = ", ".join(m for m in self.noise_models if m != "none")
             return f"{self.name} cannot express noise '{noise.name}' (it has: {expressible})"
         method = self.noise_method(circuit.n_qubits, spec)
@@ -181,14 +181,14 @@ class Backend:
     def final_state(self, prepared: Any) -> np.ndarray | None:
         return None
 
-    def state_fidelity(self, prepared: Any, ideal_state: np.ndarray) -> float | None:
-        """|<ideal|final state>|^2, or None where the adapter cannot expose its state."""
-        from qbench.circuits import reference
-
     def answer(self, prepared: Any, raw: Any):
         """Untimed: what a non-sampling timed run computed, from its raw result: compute=statevector the
         state vector in the canonical order (qubit 0 most significant), compute=expectation <H> (a float)."""
         raise NotImplementedError(f"{self.name} returns no state vector or expectation value")
+
+    def state_fidelity(self, prepared: Any, ideal_state: np.ndarray) -> float | None:
+        """|<ideal|final state>|^2, or None where the adapter cannot expose its state."""
+        from qbench.circuits import reference
 
         state = self.final_state(prepared)
         return None if state is None else reference.state_fidelity(ideal_state, state)

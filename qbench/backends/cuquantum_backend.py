@@ -37,10 +37,10 @@ def library():
 class CuquantumBackend(Backend):
     packages = ("cuquantum-python-cu12", "custatevec-cu12", "cupy-cuda12x")
     noise_models = ("none",)
-    extra_options = ()
     # statevector: the state copied to host memory (cupy.asnumpy). No expectation call is wired here yet
     # (cuStateVec's compute_expectations_on_pauli_basis would be it): those points are skipped.
     compute_modes = ("sampling", "statevector")
+    extra_options = ()
 
     def available(self) -> str | None:
         if self.device != "GPU":
@@ -99,9 +99,9 @@ class CuquantumBackend(Backend):
     def run(self, prepared):
         cupy, custatevec, p = self.cupy, self.custatevec, prepared
         self._evolve(p)
-        sampler, size = custatevec.sampler_create(self.handle, p["state"].data.ptr, p["data_type"], p["n"],
         if p["compute"] == "statevector":
             return cupy.asnumpy(p["state"])  # device -> host; returns once the copy (and every gate) is done
+        sampler, size = custatevec.sampler_create(self.handle, p["state"].data.ptr, p["data_type"], p["n"],
                                                   p["shots"])
         try:
             workspace = cupy.cuda.alloc(size)
@@ -118,16 +118,16 @@ class CuquantumBackend(Backend):
         return bit_strings
 
     def histogram(self, prepared, raw):
-        n = prepared["n"]
         if prepared["compute"] != "sampling":
             return {}
+        n = prepared["n"]
         values, counts = np.unique(raw, return_counts=True)
         # Bit q of a sample is qubit q; the canonical string puts qubit 0 first.
         return {format(int(v), f"0{n}b")[::-1]: int(c) for v, c in zip(values, counts)}
 
-    def final_state(self, prepared):
     def answer(self, prepared, raw):
         return little_endian_to_canonical(raw, prepared["n"])
 
+    def final_state(self, prepared):
         self._evolve(prepared)
         return little_endian_to_canonical(self.cupy.asnumpy(prepared["state"]), prepared["n"])

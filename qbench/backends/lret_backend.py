@@ -67,6 +67,10 @@ def to_lret(circuit: Circuit, noise: Noise, depolarize_op: bool = False) -> list
             ops += [{"name": "U1", "wires": [a], "params": [theta / 2]}, {"name": "CNOT", "wires": [a, b]},
                     {"name": "U1", "wires": [b], "params": [-theta / 2]}, {"name": "CNOT", "wires": [a, b]},
                     {"name": "U1", "wires": [b], "params": [theta / 2]}]
+        elif item.name == "u":
+            (q,), (theta, phi, lam) = item.qubits, item.params
+            ops += [{"name": "RZ", "wires": [q], "params": [lam]}, {"name": "RY", "wires": [q], "params": [theta]},
+                    {"name": "RZ", "wires": [q], "params": [phi]}]
         else:
             ops.append({"name": LRET_GATES[item.name], "wires": list(item.qubits),
                         **({"params": list(item.params)} if item.params else {})})
@@ -81,10 +85,6 @@ def histogram_from_indices(indices, n_qubits: int) -> dict[str, int]:
     return {format(int(i), f"0{n_qubits}b")[::-1]: int(c) for i, c in zip(outcomes, counts)}
 
 
-        elif item.name == "u":
-            (q,), (theta, phi, lam) = item.qubits, item.params
-            ops += [{"name": "RZ", "wires": [q], "params": [lam]}, {"name": "RY", "wires": [q], "params": [theta]},
-                    {"name": "RZ", "wires": [q], "params": [phi]}]
 @functools.lru_cache(maxsize=None)
 def _version(executable: str) -> str | None:
     try:

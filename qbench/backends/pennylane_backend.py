@@ -123,7 +123,6 @@ class PennylaneBackend(Backend):
 
         noise = Noise.of(spec)
         wires = list(range(circuit.n_qubits))
-        if noise.noisy:
         if spec.compute != "sampling":  # analytic: a device without shots, the state or <H> as the QNode's value
             observable = pennylane_observable(spec) if spec.compute == "expectation" else None
 
@@ -133,6 +132,7 @@ class PennylaneBackend(Backend):
                 return qml.state() if observable is None else qml.expval(observable)
 
             return {"qnode": analytic, "circuit": circuit, "spec": spec, "compute": spec.compute}
+        if noise.noisy:
             device = qml.device(NOISE_DEVICE, wires=circuit.n_qubits, seed=spec.seed)
         else:
             device = self._device(circuit.n_qubits, spec.seed)
@@ -154,14 +154,14 @@ class PennylaneBackend(Backend):
         return prepared["qnode"]()
 
     def histogram(self, prepared, raw):
-        return {str(bits): int(c) for bits, c in raw.items()}
         if prepared["compute"] != "sampling":
             return {}
+        return {str(bits): int(c) for bits, c in raw.items()}
 
-    def final_state(self, prepared):
     def answer(self, prepared, raw):
         return np.asarray(raw) if prepared["compute"] == "statevector" else float(np.real(raw))
 
+    def final_state(self, prepared):
         import pennylane as qml
 
         circuit = prepared["circuit"]

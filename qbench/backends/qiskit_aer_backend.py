@@ -131,13 +131,13 @@ class QiskitAerBackend(Backend):
     def available(self) -> str | None:
         return gpu_unavailable() if self.device == "GPU" else super().available()
 
-    def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
     compute_modes = COMPUTE_MODES
 
-        if self.device == "GPU":
+    def supports(self, circuit: Circuit, spec: RunSpec) -> str | None:
         if spec.compute == "statevector" and self.method not in STATEVECTOR_METHODS:
             return (f"Aer's save_statevector has no state of method {self.method} (it has: "
                     f"{', '.join(STATEVECTOR_METHODS)})")
+        if self.device == "GPU":
             method = self.aer_method(circuit.n_qubits, spec)
             if method not in GPU_METHODS:
                 return f"Aer runs method {method} on the CPU only (on the GPU: {', '.join(GPU_METHODS)})"
@@ -206,17 +206,17 @@ class QiskitAerBackend(Backend):
         return prepared["simulator"].run(prepared["compiled"], shots=prepared["shots"]).result()
 
     def histogram(self, prepared, raw):
-        # Qiskit prints clbit 0 rightmost; the canonical order puts qubit 0 first.
         if prepared["compute"] != "sampling":
             return {}
+        # Qiskit prints clbit 0 rightmost; the canonical order puts qubit 0 first.
         return {bits[::-1]: int(c) for bits, c in raw.get_counts().items()}
 
-    def final_state(self, prepared):
     def answer(self, prepared, raw):
         if prepared["compute"] == "statevector":
             return little_endian_to_canonical(raw.get_statevector().data, prepared["circuit"].n_qubits)
         return float(raw.data(0)["expectation"].real)
 
+    def final_state(self, prepared):
         circuit = prepared["circuit"]
         qc = to_qiskit(circuit, measure=False)
         qc.save_statevector()

@@ -47,8 +47,8 @@ class StimBackend(Backend):
     extra_options = ()
     noise_models = ("none", *STIM_CHANNELS, "readout")
     noise_methods = ("trajectories",)
-
     compute_modes = COMPUTE_MODES
+
     def describe(self):
         return {**super().describe(), "precision": "exact (stabilizer tableau)"}
 
@@ -91,14 +91,14 @@ class StimBackend(Backend):
         return sum(c * simulator.peek_observable_expectation(pauli) for c, pauli in prepared["terms"])
 
     def histogram(self, prepared, raw):
-        return histogram_from_samples(raw)
         if prepared["compute"] != "sampling":
             return {}
+        return histogram_from_samples(raw)
 
-    @staticmethod
     def answer(self, prepared, raw):
         return np.asarray(raw) if prepared["compute"] == "statevector" else float(raw)
 
+    @staticmethod
     def _tableau(prepared):
         simulator = prepared["simulator"]()
         simulator.set_num_qubits(prepared["circuit"].n_qubits)  # include qubits no gate touches

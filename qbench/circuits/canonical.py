@@ -119,6 +119,22 @@ def build_from_config(circuit_cfg: dict, n_qubits: int | None) -> Circuit:
                  **circuit_options(circuit_cfg))
 
 
+def build_from_record(config: dict) -> Circuit | None:
+    """The circuit a record's `config` ran, rebuilt (for its circuit.qasm artifact); None where that is not
+    possible any more: an unknown family, a size that could not be made, a QASM file changed since."""
+    family, options = config.get("circuit_type"), config.get("circuit_options") or {}
+    if family not in FAMILIES or not config.get("n_qubits"):
+        return None
+    try:
+        circuit = build(family, config["n_qubits"], config.get("depth"), config.get("circuit_seed"),
+                        **{k: options.get(k) for k in OPTIONS.get(family, ())})
+    except (CircuitInputError, CircuitUnavailable, ValueError, TypeError):
+        return None
+    if family == "qasm" and options.get("qasm_sha256") != circuit.metadata.get("sha256"):
+        return None
+    return circuit
+
+
 def source_identity(circuit_cfg: dict) -> dict:
     """What besides its config decides a circuit: the QASM file's content, the MQT Bench version.
     Cheap (no import of Qiskit or MQT Bench); part of a point's run_id."""

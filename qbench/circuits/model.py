@@ -80,6 +80,15 @@ class Circuit:
         return max(level, default=0)
 
     @property
+    def label(self) -> str:
+        """The family, or for imported circuits where they came from (qasm:FILE, mqt:BENCHMARK(LEVEL))."""
+        if self.family == "qasm" and self.metadata.get("file_name"):
+            return f"qasm:{self.metadata['file_name']}"
+        if self.family == "mqt" and self.metadata.get("benchmark"):
+            return f"mqt:{self.metadata['benchmark']}({self.metadata.get('level')})"
+        return self.family
+
+    @property
     def is_clifford(self) -> bool:
         return all(clifford_gates(g) is not None for g in self.gates)
 

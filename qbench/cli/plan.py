@@ -33,7 +33,8 @@ estimate, the memory of the largest set running at once, warnings and the total.
   qbench plan -m +experiment=ghz_scalability"""
 
 # Keys every point line already shows; other overrides that vary between points are appended.
-SHOWN_KEYS = {"backend", "n_qubits", "circuit", "circuit.depth", "noise", "noise.strength"}
+SHOWN_KEYS = {"backend", "n_qubits", "circuit", "circuit.depth", "noise", "noise.strength", "circuit.path",
+              "circuit.benchmark", "circuit.level", "compute"}
 
 
 def human_bytes(n: int | None) -> str:
@@ -83,13 +84,21 @@ def _plan_point(index: int, point, extra: list[str], workers: int, built: dict) 
                                        "shots")},
              "overrides": point.overrides, "extra": extra, "status": None, "reason": None,
              "memory_estimate_bytes": None, "memory_formula": None, "threads": None}
+    entry.update(circuit=circuits.label(config["circuit_type"], config.get("circuit_options")),
+                 compute=plain.get("compute") or "sampling")
     try:
         backend = instantiate_backend(plain["backend"])
-        key = (plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"), plain["circuit"]["seed"])
-        circuit = built.get(key) or built.setdefault(key, circuits.build(*key))
+        key = (plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"), plain["circuit"]["seed"],
+               *circuits.circuit_options(plain["circuit"]).items())
+        circuit = built.get(key) or built.setdefault(key, circuits.build_from_config(plain["circuit"], plain["n_qubits"]))
+        entry["n_qubits"] = circuit.n_qubits  # circuit=qasm: the file's
         threads = backend.threads or threads_for(plain, workers)
-        spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]))
+        spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]),
+                       compute=entry["compute"], observable=plain.get("observable"))
         status, reason, estimate = precheck(backend, circuit, spec, workers, plain["execution"]["memory_limit_gb"])
+    except circuits.CircuitUnavailable as exc:  # the runner records it skipped (e.g. a size MQT Bench cannot make)
+        entry.update(status="skipped", reason=str(exc))
+        return entry
     except Exception as exc:  # noqa: BLE001 - the runner records this point as an error: say so now
         entry.update(status="error", reason=f"{type(exc).__name__}: {exc}")
         return entry
@@ -123,7 +132,9 @@ def make_plan(points, multirun: bool, command: str) -> dict:
 def _label(e: dict) -> str:
     depth = f"(depth {e['depth']})" if e["depth"] is not None and "random" in e["circuit_type"] else ""
     noise = f" {e['noise_model']}({e['noise_strength']})" if e["noise_model"] not in (None, "none") else ""
-    return f"{e['backend']} {e['n_qubits']}q {e['circuit_type']}{depth}{noise}" + "".join(f" {o}" for o in e["extra"])
+    compute = f" {e['compute']}" if e.get("compute", "sampling") != "sampling" else ""
+    return (f"{e['backend']} {e['n_qubits']}q {e.get('circuit') or e['circuit_type']}{depth}{noise}{compute}"
+            + "".join(f" {o}" for o in e["extra"]))
 
 
 def render(plan: dict) -> str:

@@ -126,12 +126,22 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     record["environment"] = {**environment.machine(known_packages()), "threads": threads, "concurrent_workers": concurrency}
 
     build_start = time.perf_counter()
-    circuit = circuits.build(plain["circuit"]["name"], plain["n_qubits"], plain["circuit"].get("depth"),
-                             plain["circuit"]["seed"])
+    record["config"].setdefault("compute", "sampling")
+    record["config"].setdefault("observable", None)
+    try:  # imports, QASM parsing, MQT Bench generation and decomposition: all here, before any worker
+        circuit = circuits.build_from_config(plain["circuit"], plain["n_qubits"])
+    except circuits.CircuitUnavailable as exc:  # e.g. a size MQT Bench cannot make: skipped, with its reason
+        record.update(status="skipped", reason=str(exc))
+        return
     record["metrics"].update(build_seconds=time.perf_counter() - build_start, **circuit.stats(),
                              num_qubits_simulated=circuit.n_qubits)
     record["config"]["circuit_fingerprint"] = circuit.fingerprint()
-    spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]))
+    if plain["n_qubits"] is None:  # circuit=qasm: the file's width
+        record["config"]["n_qubits"] = circuit.n_qubits
+    if circuit.metadata.get("gate_count_after") is not None:  # imported or generated: where it came from
+        record["config"]["circuit_source"] = dict(circuit.metadata)
+    spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]),
+                   compute=plain.get("compute") or "sampling", observable=plain.get("observable"))
     ex = plain["execution"]
 
     status, reason, estimate = precheck(backend, circuit, spec, concurrency, ex["memory_limit_gb"])
@@ -159,7 +169,8 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
         execution_time_seconds=median, execution_times_seconds=times,
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
         convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
-        throughput_shots_per_second=plain["shots"] / median if median > 0 else None, **outcome["verification"],
+        throughput_shots_per_second=plain["shots"] / median if median > 0 and spec.compute == "sampling" else None,
+        **outcome["verification"],
     )
     record["measurements"] = {"histogram": outcome["histogram"], "total_shots": sum(outcome["histogram"].values())}
     if backend.representation == "statevector" and backend.method == "statevector" and spec.noise["name"] == "none":

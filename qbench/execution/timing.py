@@ -52,6 +52,6 @@ def measure(request: dict) -> dict:
         "execution_times_seconds": times,
         "memory_peak_mb": memory_peak_mb,
         "heap": heap.describe(),
-        "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"]),
+        "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"], raw),
         "backend_details": {**backend.describe(), **backend.noise_details(circuit, spec)},
     }

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from qbench.backends.registry import accepted_options
+from qbench.circuits import canonical
+from qbench.circuits import observable as observables
 from qbench.circuits.canonical import DEPTH_FAMILIES, FAMILIES
 from qbench.circuits.noise import METHODS as NOISE_METHODS
 from qbench.circuits.noise import MODELS as NOISE_MODELS
@@ -26,7 +28,8 @@ def _require(ok: bool, key: str, value, allowed: str) -> None:
 
 def check_point(cfg) -> None:
     """Validate one composed point (an OmegaConf DictConfig or a plain dict)."""
-    _require(_is_int(cfg.n_qubits) and cfg.n_qubits > 0, "n_qubits", cfg.n_qubits, "a positive integer")
+    if not (cfg.circuit.get("name") == "qasm" and cfg.n_qubits is None):  # qasm: null is "the file's"
+        _require(_is_int(cfg.n_qubits) and cfg.n_qubits > 0, "n_qubits", cfg.n_qubits, "a positive integer")
     _require(_is_int(cfg.shots) and cfg.shots > 0, "shots", cfg.shots, "a positive integer")
     _require(_is_int(cfg.seed), "seed", cfg.seed, "an integer")
 
@@ -39,6 +42,7 @@ def check_point(cfg) -> None:
         raise ConfigError(f"circuit.depth={circuit.depth!r} does not apply to circuit '{circuit.name}'; allowed: "
                           f"no depth (only {', '.join(DEPTH_FAMILIES)} take one)")
     _require(_is_int(circuit.seed), "circuit.seed", circuit.seed, "an integer")
+    n_qubits = _check_circuit_source(cfg)
 
     backend = cfg.backend
     _require(isinstance(backend.get("_target_"), str), "backend._target_", backend.get("_target_"),
@@ -56,6 +60,7 @@ def check_point(cfg) -> None:
              "a number in [0, 1]")
     method = noise.get("method", "auto")
     _require(method in NOISE_METHODS, "noise.method", method, f"one of {', '.join(NOISE_METHODS)}")
+    _check_compute(cfg, n_qubits)
 
     ex = cfg.execution
     _require(_is_int(ex.warmup_runs) and ex.warmup_runs >= 0, "execution.warmup_runs", ex.warmup_runs,
@@ -85,3 +90,45 @@ def _check_backend_options(backend) -> None:
     if unknown:
         raise ConfigError(f"backend.{unknown[0]} is not an option of backend '{backend.get('name')}'; allowed: "
                           f"{', '.join(sorted(accepted - {'_target_'}))}")
+
+
+def _check_circuit_source(cfg) -> int:
+    """The options of the standard, MQT Bench and QASM families; a QASM file is read here (once per file
+    version), so a refused one is bad input at pre-flight, naming its line. Returns the point's width."""
+    circuit = cfg.circuit
+    if circuit.name == "qaoa":
+        _require(_is_int(circuit.get("p")) and circuit.p > 0, "circuit.p", circuit.get("p"),
+                 "a positive integer number of QAOA layers")
+    try:
+        if circuit.name == "mqt":
+            from qbench.circuits import mqt
+
+            mqt.check(circuit.get("benchmark"), circuit.get("level"))
+        if circuit.name == "qasm":
+            return canonical.build("qasm", cfg.n_qubits, path=circuit.get("path")).n_qubits
+    except canonical.CircuitInputError as exc:
+        raise ConfigError(str(exc)) from None
+    return cfg.n_qubits
+
+
+def _check_compute(cfg, n_qubits: int) -> None:
+    """compute= and observable=: a mode every adapter knows; a Pauli sum on the circuit's qubits; noiseless."""
+    from qbench.backends.base import COMPUTE_MODES
+
+    compute, text = cfg.get("compute", "sampling"), cfg.get("observable")
+    _require(compute in COMPUTE_MODES, "compute", compute, ", ".join(COMPUTE_MODES))
+    if compute != "expectation":
+        if text is not None:
+            raise ConfigError(f"observable={text!r} does not apply to compute={compute}; allowed: no observable, "
+                              "or compute=expectation")
+    else:
+        try:
+            pauli_sum = observables.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"observable={text!r} is not allowed; allowed: {observables.EXAMPLE} ({exc})") from None
+        if pauli_sum.max_qubit >= n_qubits:
+            raise ConfigError(f"observable={text!r} acts on qubit {pauli_sum.max_qubit}, but the circuit has "
+                              f"{n_qubits} qubits; allowed: Pauli factors on qubits 0..{n_qubits - 1}")
+    if compute != "sampling" and cfg.noise.name != "none":
+        raise ConfigError(f"compute={compute} with noise={cfg.noise.name} is not supported; allowed: noise=none "
+                          "(a noisy point is sampled: compute=sampling)")

@@ -10,14 +10,28 @@ from qbench.circuits import reference
 from qbench.circuits.noise import Noise
 
 
-def verify(backend: Backend, prepared: Any, circuit, histogram: dict, spec, max_qubits: int) -> dict:
+# |<H> - exact| allowed, per unit of sum |coefficient| of the observable, by the simulation's precision.
+EXPECTATION_TOLERANCE = {"single": 1e-5, "double": 1e-10}
+# A state's marginals P(qubit q = 1) are recorded for the summary's cross-check: rounded to this.
+MARGINAL_DIGITS = 12
+
+
+def verify(backend: Backend, prepared: Any, circuit, histogram: dict, spec, max_qubits: int, raw: Any = None) -> dict:
     """Compare the run with the exact reference of its canonical circuit.
+
+    compute=statevector and compute=expectation check the timed run's own answer (`raw`, read through
+    backend.answer): see `_verify_state` and `_verify_expectation`. compute=sampling:
 
     n <= max_qubits: exact ideal state (closed form for ghz/qft, NumPy simulation otherwise);
     fidelity = |<ideal|backend state>|^2 when the adapter exposes its state.
     Larger n: only families with a closed-form distribution (ghz) are checked, on the histogram.
     With noise, see `_verify_noisy`.
     """
+    compute = getattr(spec, "compute", "sampling")
+    if compute == "statevector":
+        return _verify_state(circuit, backend.answer(prepared, raw), max_qubits)
+    if compute == "expectation":
+        return _verify_expectation(backend, circuit, backend.answer(prepared, raw), spec, max_qubits)
     noise = Noise.of(spec)
     ideal: Any = None
     result: dict = {"fidelity": None, "fidelity_method": None}
@@ -67,4 +81,67 @@ def _verify_noisy(circuit, noise: Noise, histogram: dict, ideal, shots: int, max
     result["tvd"] = reference.total_variation(histogram, noisy)
     result["tvd_bound"] = reference.tvd_bound(noisy, shots)
     result["tvd_reference"] = "exact noisy distribution (density matrix)"
+    return result
+
+
+def _exact_state(circuit, max_qubits: int):
+    """The exact state up to max_qubits (closed form where there is one), else None."""
+    if circuit.n_qubits > max_qubits:
+        return None
+    state = reference.analytic_statevector(circuit)
+    return reference.statevector(circuit) if state is None else state
+
+
+def marginals(state: np.ndarray) -> list[float]:
+    """P(qubit q = 1) for each q: what the summary compares across backends when no reference exists."""
+    n = int(round(np.log2(len(state))))
+    p = reference.probabilities(state).reshape((2,) * n)
+    return [round(float(p.sum(axis=tuple(a for a in range(n) if a != q))[1]), MARGINAL_DIGITS) for q in range(n)]
+
+
+def _verify_state(circuit, state, max_qubits: int) -> dict:
+    """The returned state vector: fidelity |<exact|state>|^2 up to max_qubits; above, the classical fidelity of
+    |state|^2 to a sparse closed-form distribution (ghz, qpe, iqft), else unverified (cross-checked by value
+    in the summary through its marginals)."""
+    state = np.asarray(state).reshape(-1)
+    result = {"fidelity": None, "fidelity_method": None, "state_norm": float(np.linalg.norm(state)),
+              "state_marginals": marginals(state)}
+    if len(state) != 2**circuit.n_qubits:
+        result["fidelity_method"] = f"wrong answer: {len(state)} amplitudes for {circuit.n_qubits} qubits"
+        result["fidelity"] = 0.0
+        return result
+    exact = _exact_state(circuit, max_qubits)
+    if exact is not None:
+        result.update(fidelity=reference.state_fidelity(exact, state), fidelity_method="statevector")
+        return result
+    sparse = reference.analytic_distribution(circuit)
+    if sparse is not None:
+        p = reference.probabilities(state)
+        overlap = sum(np.sqrt(q * p[int(bits, 2)]) for bits, q in sparse.items())
+        result.update(fidelity=float(overlap) ** 2, fidelity_method="distribution")
+        return result
+    result["fidelity_method"] = (f"not verified: {circuit.n_qubits} qubits > verify_max_qubits={max_qubits} and "
+                                 f"'{circuit.family}' has no closed form (cross-checked between backends by the summary)")
+    return result
+
+
+def _verify_expectation(backend: Backend, circuit, value, spec, max_qubits: int) -> dict:
+    """<H> against the exact <H> of the reference state, within EXPECTATION_TOLERANCE of the backend's
+    precision times the observable's sum |coefficient|."""
+    pauli_sum = spec.pauli_sum
+    precision = backend.precision if backend.precision in EXPECTATION_TOLERANCE else "single"
+    tolerance = EXPECTATION_TOLERANCE[precision] * max(1.0, pauli_sum.weight)
+    result = {"fidelity": None, "fidelity_method": None, "expectation_value": float(value),
+              "expectation_reference": None, "expectation_error": None, "expectation_tolerance": tolerance,
+              "observable": str(pauli_sum)}
+    exact = _exact_state(circuit, max_qubits)
+    if exact is None:
+        result["fidelity_method"] = (f"not verified: {circuit.n_qubits} qubits > verify_max_qubits={max_qubits} "
+                                     "(cross-checked between backends by the summary)")
+        return result
+    reference_value = reference.expectation(exact, pauli_sum)
+    error = abs(float(value) - reference_value)
+    result.update(expectation_reference=reference_value, expectation_error=error,
+                  fidelity_method="expectation" if error <= tolerance else
+                  f"wrong answer: |<H> - exact| = {error:.3g} > {tolerance:.1g}")
     return result

@@ -6,6 +6,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from qbench.circuits import canonical
 from qbench.results import records
 
 log = logging.getLogger("qbench")
@@ -18,7 +19,8 @@ def point_line(record: dict) -> str:
     detail = f"{seconds:.4g}s" if seconds is not None else (record.get("reason") or "")
     noise = cfg.get("noise_model")
     noise_part = f" {noise}({cfg.get('noise_strength')})" if noise and noise != "none" else ""
-    return (f"{record.get('backend')} {cfg.get('n_qubits')}q {cfg.get('circuit_type')}{noise_part}: "
+    circuit = canonical.label(cfg.get("circuit_type"), cfg.get("circuit_options"))  # qasm:FILE, mqt:NAME(LEVEL)
+    return (f"{record.get('backend')} {cfg.get('n_qubits')}q {circuit}{noise_part}: "
             f"{record['status']} {detail}")
 
 

@@ -51,6 +51,13 @@ def point_config(cfg: dict) -> dict:
     }
     if cfg["noise"]["name"] != "none":  # only then: noiseless run_ids stay as they were
         config["noise_method"] = cfg["noise"].get("method")
+    from qbench.circuits import canonical
+
+    options = canonical.circuit_options(cfg["circuit"])
+    if options:  # qaoa, mqt, qasm only (the file's sha256, MQT Bench's version): other run_ids stay as they were
+        config["circuit_options"] = {**options, **canonical.source_identity(cfg["circuit"])}
+    if cfg.get("compute", "sampling") != "sampling":  # likewise: sampling points keep their run_ids
+        config["compute"], config["observable"] = cfg["compute"], cfg.get("observable")
     return config
 
 

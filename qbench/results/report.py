@@ -165,6 +165,29 @@ def noise_tolerance(summary) -> str:
             + table(["backend", "circuit", "noise", "qubits", "F(0)", *(f"F({s:g})/F(0)" for s in strengths)], rows))
 
 
+def cross_check(summary) -> str:
+    """Backends against each other per point (qbench.results.crosscheck): the disagreements named first."""
+    entries = getattr(summary, "crosscheck", None) or []
+    if not entries:
+        return ""
+    wrong = [m for e in entries for m in e["messages"]]
+    out = ["## Cross-check between backends\n\nEvery point two or more backends ran (same circuit fingerprint, "
+           "noise, compute mode): histograms compared pairwise by their total-variation distance against the "
+           "two-sample shot-noise bound (failure probability 1e-6 per pair), state vectors by their one-qubit "
+           "marginals, expectation values by value. It verifies sizes the exact reference cannot.\n"]
+    if wrong:
+        out.append("**Disagreements:**\n\n" + "\n".join(f"- **{m}**" for m in wrong) + "\n")
+    else:
+        out.append(f"All {len(entries)} cross-checked points agree.\n")
+    rows = []
+    for e in entries[:MAX_PROBLEM_ROWS]:  # comparison.json has them all
+        worst = max(e["pairs"], key=lambda p: p["statistic"] / p["bound"] if p["bound"] else math.inf)
+        rows.append([e["point"], ", ".join(e["backends"]), e["statistic"], f"{worst['statistic']:.3g}",
+                     f"{worst['bound']:.2g}", "agree" if e["agree"] else f"DISAGREE ({e['outlier'] or 'see above'})"])
+    out.append(table(["point", "backends", "compared", "largest", "bound", "verdict"], rows))
+    return "\n".join(out)
+
+
 def problems(summary) -> str:
     rows = sorted((r for r in summary.rows if r["status"] != "success"),
                   key=lambda r: (str(r["status"]), str(r.get("backend")), str(r.get("circuit_type")),
@@ -173,7 +196,7 @@ def problems(summary) -> str:
         return "## Skipped, unavailable and failed points\n\nNone: every point succeeded.\n"
     out = ["## Skipped, unavailable and failed points\n"]
     if rows:
-        listed = [[r["status"], r.get("backend"), r.get("circuit_type"), r.get("n_qubits"),
+        listed = [[r["status"], r.get("backend"), r.get("circuit") or r.get("circuit_type"), r.get("n_qubits"),
                    _noise(r), r.get("reason"), r["point"]] for r in rows[:MAX_PROBLEM_ROWS]]
         out.append(table(["status", "backend", "circuit", "qubits", "noise", "reason", "point"], listed))
         if len(rows) > MAX_PROBLEM_ROWS:
@@ -220,6 +243,7 @@ def _env(record: dict) -> dict:
 
 def render(summary, chart_paths: list[Path]) -> str:
     sections = [overview(summary), by_backend(summary), rankings(summary), time_matrix(summary),
-                scalability(summary), noise_tolerance(summary), problems(summary), charts(chart_paths),
+                scalability(summary), noise_tolerance(summary), cross_check(summary), problems(summary),
+                charts(chart_paths),
                 environment(summary)]
     return "\n".join(s for s in sections if s)

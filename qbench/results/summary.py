@@ -19,7 +19,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbench.results import progress
+from qbench.circuits import canonical
+from qbench.results import crosscheck, progress
 from qbench.results import records
 
 log = logging.getLogger("qbench")
@@ -31,8 +32,8 @@ DROPPED_FIELDS = ["measurements.histogram"]
 HISTOGRAM = b'"histogram": {'
 METRICS = ("execution_time_seconds", "dry_run_seconds", "convert_seconds", "import_seconds", "fidelity", "tvd",
            "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb", "throughput_shots_per_second",
-           "bandwidth_efficiency")
-CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "depth", "noise_model", "noise_strength",
+           "bandwidth_efficiency", "expectation_value", "expectation_error")
+CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "circuit", "compute", "depth", "noise_model", "noise_strength",
               "shots", "seed", "precision", "device", "method", "threads", *METRICS, "fidelity_method", "attempts",
               "reason", "run_id", "started_at", "completed_at")
 # Options that make one backend two series when the sweep varies them (e.g. backend.precision=single,double).
@@ -56,6 +57,8 @@ class Summary:
     scalability: dict = field(default_factory=dict)  # workload -> series -> [(n, next n, t(next)/t(n))]
     noise: list[dict] = field(default_factory=list)  # fidelity vs noise strength, when the sweep varies it
     workload_circuit: dict = field(default_factory=dict)  # workload -> its circuit type (one chart panel each)
+    points: list[str] = field(default_factory=list)  # the point folder of each of `records`
+    crosscheck: list[dict] = field(default_factory=list)  # backends against each other (qbench.results.crosscheck)
 
     @property
     def failed(self) -> int:
@@ -100,6 +103,9 @@ def flatten(record: dict, point: str) -> dict:
     }
     for key in ("circuit_type", "depth", "noise_model", "shots", "seed"):
         row[key] = _scalar(cfg.get(key))
+    # a QASM file by its name, an MQT Bench circuit by benchmark and level; what each timed run computed
+    row["circuit"] = _scalar(canonical.label(row["circuit_type"], _dict(cfg.get("circuit_options"))))
+    row["compute"] = _scalar(cfg.get("compute") or "sampling")
     for key in SERIES_OPTIONS:
         row[key] = _scalar(options.get(key))
     for key in METRICS:
@@ -139,7 +145,7 @@ def read_without_histogram(path: Path) -> dict | None:
 def load(sweep_dir: Path) -> Summary:
     sweep_dir = Path(sweep_dir)
     paths = records.find_results(sweep_dir)
-    rows, kept = [], []
+    rows, kept, points = [], [], []
     for path in paths:
         point = path.parent.relative_to(sweep_dir).as_posix()
         record = read_without_histogram(path)
@@ -150,6 +156,7 @@ def load(sweep_dir: Path) -> Summary:
         rows.append(flatten(record, point))
         _dict(record.get("measurements")).pop("histogram", None)
         kept.append(record)
+        points.append(point)
     if not rows:
         raise NoResults(f"{sweep_dir} has no result.json: nothing to summarize")
     done = {path.parent.name for path in paths}
@@ -157,8 +164,10 @@ def load(sweep_dir: Path) -> Summary:
                      if e.is_dir() and e.name not in done and os.path.isdir(os.path.join(e.path, ".hydra")))
     ids = Counter(r.get("benchmark_id") for r in kept if r.get("benchmark_id"))
     benchmark_id = ids.most_common(1)[0][0] if ids else sweep_dir.resolve().name
-    return Summary(sweep_dir, str(benchmark_id), rows, kept, missing, Counter(r["status"] for r in rows),
-                   _overrides(sweep_dir))
+    summary = Summary(sweep_dir, str(benchmark_id), rows, kept, missing, Counter(r["status"] for r in rows),
+                      _overrides(sweep_dir))
+    summary.points = points
+    return summary
 
 
 # ---- analysis ------------------------------------------------------------------------------------
@@ -182,20 +191,23 @@ def annotate(rows: list[dict]) -> dict:
     for r in ok:
         for key in SERIES_OPTIONS:
             options[r["backend"]][key].add(r[key])
-        depths[r["circuit_type"]].add(r["depth"])
+        depths[r.get("circuit") or r["circuit_type"]].add(r["depth"])
     varied = [k for k in SERIES_OPTIONS if any(len(seen[k]) > 1 for seen in options.values())]
     noise_varies = len({noise_level(r) for r in ok}) > 1
     shots_vary = len({r["shots"] for r in ok}) > 1
     circuit_of = {}
+    modes_vary = len({r.get("compute") for r in ok}) > 1  # then also a series per compute mode
     for r in readable:
-        extra = ", ".join(str(r[k]) for k in varied)
+        extra = ", ".join([str(r[k]) for k in varied] + ([str(r.get("compute"))] if modes_vary else []))
         r["series"] = f"{r['backend']} ({extra})" if extra else str(r["backend"])
-        base = str(r["circuit_type"]) + (f" d={r['depth']}" if len(depths[r["circuit_type"]]) > 1 else "")
+        circuit = r.get("circuit") or r["circuit_type"]
+        base = str(circuit) + (f" d={r['depth']}" if len(depths[circuit]) > 1 else "")
+        base += f" {r['compute']}" if r.get("compute") not in (None, "sampling") else ""  # one table per mode
         model, strength = noise_level(r)
         workload = base + (f" {model}({strength:g})" if noise_varies and model != "none" else "")
         workload += f" {r['shots']} shots" if shots_vary else ""
         r["base_workload"], r["workload"] = base, workload
-        circuit_of[workload] = str(r["circuit_type"])
+        circuit_of[workload] = str(circuit)
     return circuit_of
 
 
@@ -291,6 +303,7 @@ def analyse(summary: Summary) -> Summary:
                           "fidelities": matrix(ok, "fidelity")}
     summary.scalability = scalability(times)
     summary.noise = noise_tolerance(ok)
+    summary.crosscheck = crosscheck.check(summary.directory, summary.records, summary.points)
     return summary
 
 
@@ -334,7 +347,7 @@ def write(summary: Summary) -> list[Path]:
     records.write_atomic(directory / "summary.json", summary_json(summary))
     scaling = {w: {s: [{"from": a, "to": b, "factor": f} for a, b, f in steps] for s, steps in curves.items()}
                for w, curves in summary.scalability.items()}
-    comparison = dict(summary.comparison, scalability=scaling)
+    comparison = dict(summary.comparison, scalability=scaling, crosscheck=summary.crosscheck)
     if summary.noise:
         comparison["noise_tolerance"] = summary.noise
     records.write_atomic(directory / "comparison.json", _json_keys(comparison))

@@ -296,8 +296,8 @@ def _point_run(exp_id: str, parent: str | None, task_cfg: dict, record: dict, ou
     result_path = Path(output_dir) / records.RESULT_FILE
     if result_path.exists():
         artifacts[records.RESULT_FILE] = result_path
-    if cfg.get("circuit_type") in circuits.FAMILIES and cfg.get("n_qubits"):
-        circuit = circuits.build(cfg["circuit_type"], cfg["n_qubits"], cfg.get("depth"), cfg.get("circuit_seed"))
+    circuit = circuits.build_from_record(cfg)  # QASM files and MQT Bench too, from config.circuit_options
+    if circuit is not None:
         artifacts["circuit.qasm"] = circuit.to_qasm()
     return {"experiment_id": exp_id, "run_name": Path(output_dir).name,
             "tags": {k: str(v) for k, v in tags.items()}, "params": params, "metrics": metrics,
