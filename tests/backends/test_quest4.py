@@ -9,6 +9,7 @@ and the runs are checked against the exact references like every other backend (
 """
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,6 +153,20 @@ def test_the_build_is_found_and_reports_itself(precision):
     assert adapter.hello["version"] == adapter.versions()["quest"]
     assert adapter.hello["qreal"] == {"single": "float", "double": "double"}[precision]
     assert adapter.forkable is False
+
+
+@needs_build
+def test_a_build_under_the_cwd_comes_before_the_variable_and_a_build_folder_is_enough(monkeypatch, tmp_path):
+    build = os.path.dirname(os.path.abspath(BUILD))
+    (tmp_path / "backends" / "quest").mkdir(parents=True)
+    (tmp_path / "backends" / "quest" / "build").symlink_to(build)  # as `make quest4` leaves it
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(LIBRARY_ENV, str(tmp_path / "elsewhere" / "libQuEST.so"))
+    adapter = instantiate_backend(backend_config())
+    assert adapter.available() is None
+    assert adapter.library() == tmp_path / "backends" / "quest" / "build" / "libQuEST.so"
+    monkeypatch.delenv(LIBRARY_ENV)
+    assert instantiate_backend(backend_config(f"backend.library={build}")).library() == Path(build) / "libQuEST.so"
 
 
 @needs_build
