@@ -88,7 +88,8 @@ def _backends(req: Request, catalog: Catalog) -> tuple[list[str], list[str]]:
         if not named:
             raise NotUnderstood("fusion: no configured backend has a fusion option (backend.fusion_enable)")
         return named, [f"backend {', '.join(named)} (the backends with a fusion option)"]
-    if not (req.every_backend or req.exclude_backends or not (named or req.preset)):
+    if named and not req.every_backend or req.preset and not (req.every_backend or req.exclude_backends):
+        # those left out of named ones change nothing: "qsim and cirq but not stim" is qsim and cirq
         return named, [("backends " if len(named) > 1 else "backend ") + ", ".join(named)] if named else []
     ready = [b for b in catalog.available if b not in req.exclude_backends]
     if not ready:
@@ -103,6 +104,9 @@ def _backends(req: Request, catalog: Catalog) -> tuple[list[str], list[str]]:
 
 def _circuits(req: Request, catalog: Catalog) -> list[str]:
     circuits = list(req.circuits)
+    both = [c for c in circuits if c in req.exclude_circuits]
+    if both:
+        raise NotUnderstood(f"the request names {', '.join(both)} to run and to leave out")
     if req.every_circuit or (req.exclude_circuits and not circuits):
         circuits = catalog.runnable_families() + [c for c in circuits if c not in catalog.runnable_families()]
     circuits = [c for c in circuits if c not in req.exclude_circuits]

@@ -244,8 +244,8 @@ class Parser:
         before = self.toks[i - 1] if i > 0 else None
         if before and before.kind == "word" and before.text in ("at", "with"):
             g.context = before.text
-        elif before and before.kind == "name" and before.tag == "family":
-            g.context = "family"    # "ghz 10": the family's size
+        elif before and before.kind == "name" and before.tag == "family" and not self.catalog.takes_depth(before.value):
+            g.context = "family"    # "ghz 10": the family's size ("random 50" could be a depth: not read)
         if g.unit:
             self.groups.append(g)
             return self.take(i, g.end)

@@ -80,13 +80,8 @@ def flags(p: Parser, i: int) -> int | None:
         if (end := p.seq(i, pattern)) is not None:
             once(req, "fusion", values, " ".join(t.text for t in p.toks[i:end]))
             return p.take(i, end)
-    if (end := p.seq(i, "single|double vs|and|or|/|, single|double -? precision?")) is not None:
-        for t in (p.toks[i], p.toks[end - 1] if p.toks[end - 1].text != "precision" else p.toks[end - 2]):
-            add(req.precisions, PRECISION[t.text])
-        return p.take(i, end)
-    if (end := p.seq(i, "single|double -? precision") or p.seq(i, "precision single|double")) is not None:
-        add(req.precisions, PRECISION[p.toks[i].text if p.toks[i].text != "precision" else p.toks[i + 1].text])
-        return p.take(i, end)
+    if (end := precision(p, i)) is not None:
+        return end
     if p.text(i) in PRECISION and p.text(i) not in ("single", "double"):
         add(req.precisions, PRECISION[p.text(i)])
         return p.take(i, i + 1)
@@ -94,6 +89,25 @@ def flags(p: Parser, i: int) -> int | None:
         req.devices.add("CPU" if p.text(i).startswith("cpu") else "GPU")
         return p.take(i, i + 1)
     return None
+
+
+def precision(p: Parser, i: int) -> int | None:
+    """'single precision', 'single vs double precision', 'precision: single and double'."""
+    start = p.seq(i, "precision :|=|in?") or i
+    j, said = start, []
+    while p.text(j) in ("single", "double"):
+        said.append(p.text(j))
+        k = p.seq(j + 1, ",|vs|and|or|/ and|or?")
+        if k is None or p.text(k) not in ("single", "double"):
+            j += 1
+            break
+        j = k
+    end = p.seq(j, "-? precision")
+    if not said or not (start > i or end is not None or len(said) > 1):
+        return None
+    for value in said:
+        add(p.req.precisions, PRECISION[value])
+    return p.take(i, end if end is not None else j)
 
 
 def exclusion(p: Parser, i: int) -> int | None:
