@@ -208,7 +208,7 @@ def build_overrides(req: Request, catalog: Catalog) -> tuple[list[str], list[str
     if req.quick:
         overrides.append("execution=quick")
         words.append("quick (1 repetition, no warm-up)")
-    if req.workers == 1:
+    if req.workers == 1:  # "one at a time": the basic launcher's way
         words.append("one point at a time")
     elif req.parallel or req.workers:
         overrides.append("hydra/launcher=joblib")
@@ -231,7 +231,7 @@ def _name(req: Request) -> str:
         (len(req.precisions) > 1, "Precision Comparison"),
         (req.threads and len(req.threads) > 1, "Thread Scaling"),
         (len(req.fusion) > 1, "Fusion Comparison"),
-        (req.parallel or req.workers, "Parallel Benchmark"),
+        (req.parallel and req.workers != 1 or (req.workers or 0) > 1, "Parallel Benchmark"),
     )
     return next((title for wanted, title in titles if wanted), "Benchmark")
 

@@ -1,6 +1,7 @@
 """The grammar of `qbench ask` requests: phrases over tokens (ask_lexer), read left to right.
 
-At each token the phrases below are tried in order; the first that matches consumes its tokens.
+At each token the phrases (ask_phrases) are tried in order; the first that matches consumes its
+tokens. This module holds the request, the vocabulary and the number groups.
 Numbers are read as groups (a number, a list joined by commas/and/or/vs, a range `4..10`, `4-10`,
 `4 to 10`, `between 4 and 10`, `from 4 to 10`, `up to 24`) with the unit after them ("qubits",
 "shots", "threads", "times", "%", a noise model...) or the key before them ("depth 50", "noise
@@ -11,7 +12,6 @@ a qubit sweep. Every token left over must be filler, or the request is not under
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from qbench.cli.ask_lexer import Tok
 from qbench.cli.ask_names import Catalog
@@ -55,8 +55,9 @@ VOCABULARY = FILLER | set(UNITS) | set(KEYS) | CONNECT | TO | {
     "preset", "experiment", "rerun", "retry", "redo", "failed", "failing", "broken", "fusion", "gate",
     "single", "double", "precision", "gpu", "cpu", "cuda", "quick", "scale", "scales", "scaling",
     "scalability", "noiseless", "noisy", "ideal", "without", "except", "but", "excluding", "besides",
-    "other", "apart", "minus", "hundred", "thousand", "million", "skip", "skipping", "leave", "leaving", "out", "every", "everything", "parallel", "statevector", "expectation", "sampling", "error",
-    "errors", "sequentially", "last", "latest", "previous"}
+    "other", "apart", "minus", "skip", "skipping", "leave", "leaving", "out", "hundred", "thousand", "million",
+    "every", "everything", "parallel", "statevector", "expectation", "sampling", "error", "errors",
+    "sequentially", "last", "latest", "previous"}   # words a typo is never read as a name from
 
 
 class NotUnderstood(ValueError):

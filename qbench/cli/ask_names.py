@@ -41,7 +41,6 @@ MODEL_ALIASES = {
     "phase_flip": ("dephasing",),
 }
 KIND_WORDS = {"backend": "backend", "family": "circuit family", "model": "noise model"}
-ORDER = ("backend", "family", "model")  # the reading of a name that could be two things
 
 
 def key(text: str) -> str:
@@ -127,7 +126,8 @@ class Catalog:
 
     def names(self) -> dict[str, tuple[str, str]]:
         """key -> (kind, canonical name): every name and alias whose name exists here, plus aliases
-        of names that do not (kind 'absent-KIND'), so that they are refused with the reason."""
+        of names that do not (kind 'absent-KIND'), so that they are refused with the reason. A key
+        that could be two things is the backend (written last), else the family."""
         table: dict[str, tuple[str, str]] = {}
         for kind, present, aliases in (("model", self.models, MODEL_ALIASES),
                                        ("family", list(self.families), FAMILY_ALIASES),
