@@ -31,6 +31,11 @@ def run_qbench(*args: str, cwd: Path, timeout: float = 600, plugins: bool = Fals
                           text=True, timeout=timeout)
 
 
+def read_sweep(sweep_dir: Path) -> list[dict]:
+    """Every result.json of one sweep folder."""
+    return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob("*/result.json"))]
+
+
 def sweep_records(cwd: Path) -> list[dict]:
     """Every result.json of the newest sweep (or single run) under cwd/outputs."""
     dirs = sorted((cwd / "outputs").glob("bench_*")) or sorted((cwd / "outputs" / "runs").glob("*"))
@@ -49,6 +54,18 @@ def assert_matches_reference(outcome: dict, n_qubits: int, shots: int) -> None:
     assert v["tvd"] <= v["tvd_bound"], v
 
 
+def measure_on(backend: str, circuit, spec, *overrides: str, verify_max_qubits: int = 18) -> dict:
+    """qbench.execution.timing.measure of `circuit` on a shipped backend, in this process, with the
+    composed execution=quick settings (one timed run)."""
+    from omegaconf import OmegaConf
+
+    from qbench.execution.timing import measure
+
+    cfg = OmegaConf.to_container(compose_point(f"backend={backend}", "execution=quick", *overrides), resolve=True)
+    execution = dict(cfg["execution"], verify_max_qubits=verify_max_qubits)
+    return measure({"backend": cfg["backend"], "circuit": circuit, "spec": spec, "execution": execution})
+
+
 def client_for(workdir: Path):
     """MLflow's own client on the default store of a run made in `workdir`."""
     from mlflow.tracking import MlflowClient
@@ -61,7 +78,8 @@ BACKENDS = ", ".join(sorted(p.stem for p in (Path(qbench.__file__).parent / "con
 
 BAD_INPUTS = [
     (["backend=foo"], f"unknown backend 'foo'; allowed: {BACKENDS}"),
-    (["circuit=bar"], "unknown circuit 'bar'; allowed: ghz, qft, random, random_clifford"),
+    (["circuit=bar"], "unknown circuit 'bar'; allowed: ghz, iqft, mqt, qaoa, qasm, qft, qpe, quantum_volume, random, "
+                      "random_clifford"),
     (["n_qubits=0"], "n_qubits=0 is not allowed; allowed: a positive integer"),
     (["n_qubits=-3"], "n_qubits=-3 is not allowed; allowed: a positive integer"),
     (["n_qubits=abc"], "n_qubits='abc' is not allowed; allowed: a positive integer"),
@@ -85,6 +103,8 @@ BAD_INPUTS = [
                            "random_clifford take one)"),
     (["circuit=qft", "circuit.depth=50"], "circuit.depth=50 does not apply to circuit 'qft'; allowed: no depth "
                                           "(only random, random_clifford take one)"),
+    (["backend=cirq", "backend._target_=no_such_package.Sim"], "backend._target_='no_such_package.Sim' cannot be "
+     "imported (ModuleNotFoundError: No module named 'no_such_package'); allowed: an adapter class on the Python path"),
     (["+backend.nosuch=1"], "backend.nosuch is not an option of backend 'cirq'; allowed: device, method, name, "
                             "precision, threads"),
     (["backend=qiskit-aer", "+backend.fusion_enabled=false"],

@@ -37,7 +37,13 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
 
 def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> None:
     """SIGINT and SIGTERM end the launch cleanly: every process below this one killed, one line, 130/143."""
+    launcher = os.getpid()
+
     def stop(signum, _frame):
+        if os.getpid() != launcher:  # a forked child that inherited the handler: die as by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         lifetime.kill_descendants()
         total = os.environ.get(SWEEP_SIZE_ENV, "?")
         done = len(records.find_results(folder)) if folder is not None and folder.is_dir() else 0

@@ -8,7 +8,6 @@ anything runs or is written.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -19,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("qbench.cli.ask:main", "turn a plain-English request into the qbench command and its plan (--run, --json)"),
     "rerun-failed": ("qbench.cli.rerun:main", "re-run the error/timeout and missing points of a sweep (default: latest)"),
     "ui": ("qbench.cli.ui:main", "open the MLflow UI on the local store (mlruns/mlflow.db)"),
+    "compare": ("qbench.cli.compare:main", "did NEW get faster or slower than BASE? per point, with intervals and tests"),
 }
 
 
@@ -47,20 +47,5 @@ def main(argv: list[str] | None = None) -> int:
     return run_hydra(argv)
 
 
-def _exit_without_teardown(code: int) -> None:
-    """Exit as Python would, minus freeing every module one by one (~0.4 s after a sweep: Hydra,
-    NumPy, matplotlib): non-daemon threads joined, atexit handlers run, output flushed first."""
-    import atexit
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # logging.shutdown among them
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 def entry_point() -> None:
-    _exit_without_teardown(main())
+    sys.exit(main())

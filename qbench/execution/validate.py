@@ -67,12 +67,20 @@ def check_point(cfg) -> None:
              "a non-negative integer")
     _require(_is_int(ex.repetitions) and ex.repetitions > 0, "execution.repetitions", ex.repetitions,
              "a positive integer")
+    min_time, maximum, target = ex.get("min_time", 0), ex.get("max_repetitions"), ex.get("target_rel_ci")
+    _require(_is_number(min_time) and min_time >= 0, "execution.min_time", min_time,
+             "a non-negative number of seconds (least total timed seconds per point)")
+    _require(maximum is None or (_is_int(maximum) and maximum > 0), "execution.max_repetitions", maximum,
+             "null (no cap but min_time, target_rel_ci and the timeout) or a positive integer")
+    _require(target is None or (_is_number(target) and 0 < target < 1), "execution.target_rel_ci", target,
+             "null (off) or a fraction in (0, 1), e.g. 0.05 for +-5 %")
     _require(_is_number(ex.timeout_per_run) and ex.timeout_per_run > 0, "execution.timeout_per_run",
              ex.timeout_per_run, "a positive number of seconds")
     _require(_is_int(ex.retries) and ex.retries >= 0, "execution.retries", ex.retries, "a non-negative integer")
     _require(ex.threads is None or (_is_int(ex.threads) and ex.threads > 0), "execution.threads", ex.threads,
              "null (cores / concurrent workers) or a positive integer")
     _require(ex.isolation in ("process", "none"), "execution.isolation", ex.isolation, "process or none")
+    _require(ex.get("heap", "default") in ("default", "pinned"), "execution.heap", ex.get("heap"), "default or pinned")
     _require(ex.memory_limit_gb is None or (_is_number(ex.memory_limit_gb) and ex.memory_limit_gb > 0),
              "execution.memory_limit_gb", ex.memory_limit_gb, "null (no cap) or a positive number")
     _require(_is_int(ex.verify_max_qubits) and ex.verify_max_qubits >= 0, "execution.verify_max_qubits",
@@ -84,8 +92,9 @@ def _check_backend_options(backend) -> None:
     """A key the adapter does not take (`+backend.nosuch=1`, a misspelt option) is bad input, not ignored."""
     try:
         accepted = accepted_options(dict(backend))
-    except (ImportError, AttributeError, ValueError):
-        return  # an adapter that cannot be imported is recorded as the point's error by the runner
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"backend._target_={backend.get('_target_')!r} cannot be imported "
+                          f"({type(exc).__name__}: {exc}); allowed: an adapter class on the Python path") from None
     unknown = sorted(set(backend.keys()) - accepted) if accepted is not None else []
     if unknown:
         raise ConfigError(f"backend.{unknown[0]} is not an option of backend '{backend.get('name')}'; allowed: "
