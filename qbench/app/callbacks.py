@@ -15,7 +15,7 @@ from qbench.results import progress
 
 log = logging.getLogger("qbench")
 
-# The sweep's MLflow writer (qbench.results.tracking.SweepTracker) in the launching process. Not an
+# The sweep's MLflow writer (qbench.results.sweep_tracker.SweepTracker) in the launching process. Not an
 # attribute: Hydra pickles its callbacks into joblib workers, and a thread cannot be pickled.
 _trackers: dict[str, object] = {}
 
@@ -41,16 +41,14 @@ class QbenchCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from qbench.execution import bandwidth
-        from qbench.results import tracking
+        from qbench.results import sweep_tracker
 
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
-        _trackers[str(sweep_dir)] = tracking.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
+        _trackers[str(sweep_dir)] = sweep_tracker.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
         threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from qbench.results import tracking
-
         sweep_dir = Path(config.hydra.sweep.dir)
         self._finish(sweep_dir)
         try:  # the records are already safe on disk: a broken report must not fail the sweep
@@ -61,5 +59,4 @@ class QbenchCallback(Callback):
             log.exception("could not summarize %s", sweep_dir)
         tracker = _trackers.pop(str(sweep_dir), None)
         if tracker is not None:
-            tracker.finish()  # every point logged before the parent run ends
-        tracking.end_sweep(sweep_dir, state.failed_points())
+            tracker.finish(state.failed_points())  # every point logged, then the parent run ends (now)

@@ -30,7 +30,7 @@ running execute test tests testing compare comparing comparison against across o
 sweeping circuit circuits type types family families simulation simulations simulate simulator simulators
 backend backends library libraries performance speed timing time measure show see how is are it them this
 that some sizes size which what who faster fastest slower slowest quicker quickest better best wins winner than
-take takes long check checks try point points repeat repeated per state
+take takes long check checks try point points repeat repeated per state sanity quick-check
 """.split())
 UNITS = {"qubit": "qubits", "qubits": "qubits", "q": "qubits", "shot": "shots", "shots": "shots",
          "thread": "threads", "threads": "threads", "time": "times", "times": "times",
@@ -38,8 +38,8 @@ UNITS = {"qubit": "qubits", "qubits": "qubits", "q": "qubits", "shot": "shots", 
          "runs": "times", "worker": "workers", "workers": "workers", "job": "workers", "jobs": "workers",
          "processes": "workers", "layer": "depth", "layers": "depth", "s": "seconds", "sec": "seconds",
          "secs": "seconds", "second": "seconds", "seconds": "seconds", "min": "minutes", "mins": "minutes",
-         "minute": "minutes", "minutes": "minutes", "m": "minutes", "noise": "noise"}
-KEYS = {"qubits": "qubits", "qubit": "qubits", "width": "qubits", "shots": "shots", "shot": "shots",
+         "minute": "minutes", "minutes": "minutes", "m": "minutes", "noise": "noise", "x": "times"}
+KEYS = {"qubits": "qubits", "qubit": "qubits", "n": "qubits", "width": "qubits", "shots": "shots", "shot": "shots",
         "depth": "depth", "depths": "depth", "threads": "threads", "thread": "threads", "seed": "seed",
         "seeds": "seed", "step": "step", "steps": "step", "every": "step", "timeout": "timeout",
         "noise": "noise", "strength": "noise", "strengths": "noise", "repetitions": "times", "reps": "times",
@@ -163,7 +163,8 @@ class Parser:
         if self.text(j) == "-" and (self.text(j + 1) in UNITS or self.is_name(j + 1, "model")):
             j += 1
         for pattern, quantity in (("at a|one time", "workers"), ("at once", "workers"), ("in parallel", "workers"),
-                                  ("parallel workers|jobs|processes", "workers"), ("timed runs|repetitions", "times")):
+                                  ("parallel workers|jobs|processes", "workers"), ("timed runs|repetitions", "times"),
+                                  ("cpu threads|thread", "threads")):
             if end := self.seq(j, pattern):
                 return quantity, end, None
         if self.is_name(j, "model") and not self.toks[j].used:

@@ -36,5 +36,8 @@ def main(argv: list[str]) -> int:
     uri = tracking.resolve_uri(args.uri)
     tracking.make_store_folder(uri)
     command = ["mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
+    print(f"open {tracking.runs_page(uri, tracking.DEFAULT_EXPERIMENT, f'http://{host}:{args.port}')} "
+          "(the runs table)", flush=True)
     print(" ".join(command), flush=True)
     os.execvp(command[0], command)

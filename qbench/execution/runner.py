@@ -24,7 +24,7 @@ from qbench.execution.resources import gpu_slot, megabytes, precheck, threads_fo
 from qbench.execution.timing import measure
 from qbench.execution.validate import check_point
 from qbench.execution.workers import WorkerFailure
-from qbench.results import records
+from qbench.results import records, stats
 
 log = logging.getLogger("qbench")
 
@@ -152,7 +152,8 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
         return
 
     request = {"backend": plain["backend"], "circuit": circuit, "spec": spec,
-               "execution": {k: ex[k] for k in ("warmup_runs", "repetitions", "verify_max_qubits")}}
+               "execution": {k: ex.get(k) for k in ("warmup_runs", "repetitions", "verify_max_qubits", "min_time",
+                                                    "max_repetitions", "target_rel_ci", "timeout_per_run")}}
     with gpu_slot(backend.device, ex["gpus"]):
         outcome, record["attempts"] = _execute_with_retries(request, ex, threads)
     if outcome is None:
@@ -166,7 +167,8 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     record["config"]["backend_options"].update(outcome["backend_details"])
     record["environment"]["heap"] = outcome.get("heap")  # qbench.allocator: how the timed runs' heap behaved
     record["metrics"].update(
-        execution_time_seconds=median, execution_times_seconds=times,
+        execution_time_seconds=median, execution_times_seconds=times, **stats.describe(times),
+        repetitions_stop=outcome.get("repetitions_stop"),
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
         convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
         throughput_shots_per_second=plain["shots"] / median if median > 0 and spec.compute == "sampling" else None,

@@ -9,12 +9,13 @@ import time
 
 from qbench import pipes
 from qbench.backends.registry import load_backend
-from qbench.execution import heap
+from qbench.execution import calibration, heap
 from qbench.execution.verify import verify
 
 
 def measure(request: dict) -> dict:
     """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed)."""
+    point_started = time.perf_counter()  # timeout_per_run counts from the request
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
     heap.pin_thresholds()  # the same heap behaviour whatever ran before in this process
@@ -32,11 +33,15 @@ def measure(request: dict) -> dict:
     for _ in range(execution["warmup_runs"]):
         backend.run(prepared)
 
-    times = []
-    for _ in range(execution["repetitions"]):
+    last = [raw]  # the histogram is read from the last timed run's result
+
+    def timed_run() -> float:
         start = time.perf_counter()
-        raw = backend.run(prepared)
-        times.append(time.perf_counter() - start)
+        last[0] = backend.run(prepared)
+        return time.perf_counter() - start
+
+    times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
+    raw = last[0]
     memory_peak_mb = pipes.peak_rss_mb()
     # A simulator in a child process of its own (QuEST, LRET) holds its state there: add that process's peak.
     child_peak = getattr(backend, "child_peak_rss_mb", None)
@@ -50,6 +55,7 @@ def measure(request: dict) -> dict:
         "convert_seconds": convert_seconds,
         "dry_run_seconds": dry_run_seconds,
         "execution_times_seconds": times,
+        "repetitions_stop": stop,
         "memory_peak_mb": memory_peak_mb,
         "heap": heap.describe(),
         "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"], raw),

@@ -1,11 +1,15 @@
-"""MLflow tracking: one parent run per sweep, one child run per point.
+"""MLflow tracking: one parent run per sweep, one child run per point, through MLflow's client.
 
-In a sweep the process that launches it is the store's only writer: a `SweepTracker`
-thread there creates the store, the experiment and the parent run (ids in
-`<sweep_dir>/mlflow.json`), then logs each point as a child run as soon as its
-result.json appears, whatever the launcher (joblib workers, SLURM nodes on a shared
-filesystem). Jobs never import MLflow (1.5 s each) and never contend for sqlite's one
-writer lock. A single run (no sweep) logs itself.
+In a sweep the process that launches it is the store's only writer: a
+`qbench.results.sweep_tracker.SweepTracker` thread there creates the store, the
+experiment and the parent run (ids in `<sweep_dir>/mlflow.json`), then logs each point
+as a child run as soon as its result.json appears, whatever the launcher (joblib
+workers, SLURM nodes on a shared filesystem). Jobs never import MLflow and never
+contend for sqlite's one writer lock. A single run (no sweep) logs itself.
+
+Everything goes through `mlflow.tracking.MlflowClient`: qbench never writes MLflow's
+tables. A point logged again (rerun-failed, a resume) replaces its earlier child run
+(`delete_run`, MLflow's soft delete), so a sweep has one live child per point.
 
 Tracking never fails a run: an MLflow error is logged as a warning and the
 result.json on disk stays the source of truth; a point left unlogged (the launching
@@ -15,23 +19,35 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
-import sqlite3
 import threading
 import time
+import urllib.error
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from qbench.circuits import canonical as circuits
 from qbench.results import records
-from qbench.results.mlflow_sqlite import SQLITE, open_store
 
 log = logging.getLogger("qbench")
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"  # conf/config.yaml's tracking.uri, for commands without a config
-DEFAULT_EXPERIMENT = "qbench"
+DEFAULT_EXPERIMENT = "qbench"               # conf/config.yaml's tracking.experiment, likewise
 IDS_FILE = "mlflow.json"          # in the sweep dir: store, experiment and parent run
 POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's child run is complete
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
+SQLITE = "sqlite:///"
+# MLflow 3.17's UI opens an experiment without this tag on its GenAI overview of traces; this value
+# (its CUSTOM_MODEL_DEVELOPMENT kind) opens the runs table.
+KIND_TAG, RUNS_KIND = "mlflow.experimentKind", "custom_model_development"
+# A server that refuses connections must cost seconds: MLflow's default retries a request for minutes.
+PROBE_TIMEOUT_S, PROBE_ATTEMPTS = 2.0, 2
+HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+MAX_PARAMS_TAGS, MAX_METRICS = 100, 1000    # MLflow's log_batch limits per call
+
+
+class Unreachable(Exception):
+    """The tracking server does not answer: tracking is off for this sweep."""
 
 
 def resolve_uri(uri: str) -> str:
@@ -46,159 +62,75 @@ def make_store_folder(uri: str) -> None:
         Path(uri[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _template_path() -> Path:
-    from importlib.metadata import version  # not `import mlflow`: that alone costs 2 s
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qbench"
-    return cache / f"mlflow-{version('mlflow')}-empty.db"
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
 
-def _default_experiment_root() -> str:
-    """Where MLflow puts the Default experiment's artifacts for a store made from this directory
-    (resolve_uri_if_local('./mlruns') + '/0'; tests/test_mlflow_sqlite.py checks it against MLflow)."""
-    return f"{Path.cwd().joinpath('mlruns').as_posix()}/0"
-
-
-def _new_sqlite_store(path: Path) -> None:
-    """Create an empty store at `path` by copying one made once per MLflow version.
-
-    MLflow builds a new sqlite store by running its schema migrations (~2 s here); the
-    result is the same empty database every time except the default experiment's
-    artifact location, which is set here to what MLflow would have written from this
-    directory. os.link publishes the copy only if no other process created the store first.
-    """
-    template = _template_path()
-    if not template.exists():
-        from mlflow.tracking import MlflowClient
-
-        template.parent.mkdir(parents=True, exist_ok=True)
-        building = template.with_name(f"{template.name}.{os.getpid()}.tmp")
-        MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()  # runs the migrations
-        os.replace(building, template)
-    copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    shutil.copyfile(template, copy)
-    try:
-        with sqlite3.connect(copy) as db:
-            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                       (_default_experiment_root(),))
-        db.close()
-        os.link(copy, path)
-    except FileExistsError:
-        pass  # another process made it a moment ago: use theirs
-    finally:
-        copy.unlink(missing_ok=True)
-
-
-def _retry(call, attempts: int = 6):
-    """sqlite allows one writer: concurrent jobs may see 'database is locked' for a moment."""
-    for attempt in range(attempts):
+def probe(uri: str) -> None:
+    """Raise Unreachable unless an MLflow server at `uri` answers (any HTTP reply counts), in ~5 s at most."""
+    reason = None
+    for attempt in range(PROBE_ATTEMPTS):
         try:
-            return call()
-        except Exception as exc:  # noqa: BLE001 - MLflow wraps sqlite errors in several types
-            if attempt == attempts - 1 or "locked" not in str(exc).lower():
-                raise
-            time.sleep(0.1 * 2**attempt)
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered (a proxy without /health, an auth wall): MLflow's client takes it from here
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+        if attempt + 1 < PROBE_ATTEMPTS:
+            time.sleep(0.5)
+    raise Unreachable(f"no MLflow server answers at {uri} ({reason})")
 
 
-class MlflowClientStore:
-    """What qbench writes, through MLflow's client: any tracking URI (mlflow_sqlite.SqliteStore is
-    the same for a local sqlite store, without importing MLflow)."""
-
-    def __init__(self, uri: str):
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=uri)
-        self.tracking_uri = uri
-
-    def experiment_id(self, name: str, artifact_location: str) -> str:
-        found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        if self.tracking_uri.startswith(("http://", "https://")):
-            return self.client.create_experiment(name)  # a server decides where artifacts live
-        return self.client.create_experiment(name, artifact_location=artifact_location)
-
-    def running_runs(self, experiment_id: str) -> list[tuple[str, dict]]:
-        return [(run.info.run_id, run.data.tags) for run in self.client.search_runs(
-            [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)]
-
-    def create_run(self, experiment_id: str, run_name: str, tags: dict) -> str:
-        return _retry(lambda: self.client.create_run(experiment_id, run_name=run_name, tags=tags)).info.run_id
-
-    def set_tags(self, run_id: str, tags: dict) -> None:
-        for key, value in tags.items():
-            _retry(lambda: self.client.set_tag(run_id, key, value))
-
-    def set_status(self, run_id: str, status: str, terminated: bool = True) -> None:
-        if terminated:
-            _retry(lambda: self.client.set_terminated(run_id, status))
-        else:
-            _retry(lambda: self.client.update_run(run_id, status=status))
-
-    def log_run(self, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: list[tuple],
-                artifacts: dict, status: str) -> str:
-        from mlflow.entities import Metric, Param
-
-        run_id = self.create_run(experiment_id, run_name, tags)
-        params = [Param(k, str(v)) for k, v in params.items()]
-        metrics = [Metric(*metric) for metric in metrics]
-        for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit per call
-            _retry(lambda: self.client.log_batch(run_id, metrics=metrics[start:start + 100],
-                                                 params=params[start:start + 100]))
-        for name, content in artifacts.items():
-            if isinstance(content, Path):
-                _retry(lambda: self.client.log_artifact(run_id, str(content)))
-            else:
-                _retry(lambda: self.client.log_text(run_id, content, name))
-        self.set_status(run_id, status)
-        return run_id
-
-    def log_runs(self, runs: list[dict]) -> list:
-        """log_run for each run: its run id, or the exception that stopped it."""
-        outcomes = []
-        for run in runs:
-            try:
-                outcomes.append(self.log_run(**run))
-            except Exception as exc:  # noqa: BLE001 - reported to the caller, the others are kept
-                outcomes.append(exc)
-        return outcomes
-
-
-def _ensure_store(uri: str) -> str:
+def client(uri: str):
+    """MLflow's client on `uri`: a local store's folder made, a server probed first (Unreachable)."""
+    if is_remote(uri):
+        for name, value in HTTP_SETTINGS.items():
+            os.environ.setdefault(name, value)  # a user's own setting wins
+        probe(uri)
     make_store_folder(uri)
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
-        _new_sqlite_store(Path(uri[len(SQLITE):]))
-    return uri
-
-
-def _store(uri: str):
-    """The writer for `uri` (made if missing): qbench's direct sqlite writer where it applies, else MLflow's client."""
-    return open_store(_ensure_store(uri)) or MlflowClientStore(uri)
-
-
-def _client(uri: str):
-    """MLflow's own client on `uri` (made if missing), for reading: export, close_stale."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=_ensure_store(uri))
+    return MlflowClient(tracking_uri=uri)
 
 
-def experiment_id(store, name: str, artifact_location: str) -> str:
-    location = artifact_location
-    if "://" not in location:
-        location = Path(location).resolve().as_uri()
-    return store.experiment_id(name, location)
+def experiment_id(mlflow, name: str, artifact_location: str | None) -> str:
+    """The active experiment `name` (created if missing), tagged to open on its runs table."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is None:
+        location = None
+        if artifact_location and not is_remote(mlflow.tracking_uri):  # a server decides where artifacts live
+            location = artifact_location if "://" in artifact_location else Path(artifact_location).resolve().as_uri()
+        exp_id = mlflow.create_experiment(name, artifact_location=location, tags={KIND_TAG: RUNS_KIND})
+        return exp_id
+    if found.lifecycle_stage != "active":
+        raise ValueError(f"MLflow experiment '{name}' is deleted; restore it or choose another tracking.experiment")
+    if KIND_TAG not in found.tags:  # an experiment made before qbench set it; a user's own choice is kept
+        mlflow.set_experiment_tag(found.experiment_id, KIND_TAG, RUNS_KIND)
+    return found.experiment_id
 
 
-def _owner_tags() -> dict:
+def all_runs(mlflow, exp_id: str, filter_string: str = "") -> list:
+    """Every active run matching the filter, page by page (a server returns at most one page per call)."""
+    found, token = [], None
+    while True:
+        page = mlflow.search_runs([exp_id], filter_string=filter_string, max_results=1000, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def owner_tags() -> dict:
     return {"qbench.host": socket.gethostname(), "qbench.pid": str(os.getpid())}
 
 
-def close_stale_runs(store, exp_id: str) -> int:
+def close_stale_runs(mlflow, exp_id: str) -> int:
     """End RUNNING runs whose launching process on this host is gone: KILLED. Returns how many."""
     closed = 0
     host = socket.gethostname()
-    for run_id, tags in store.running_runs(exp_id):
+    for run in all_runs(mlflow, exp_id, "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
         if tags.get("qbench.host") != host:
             continue  # another machine's sweep may still be alive; leave it alone
         try:
@@ -208,51 +140,55 @@ def close_stale_runs(store, exp_id: str) -> int:
             pass
         except PermissionError:
             continue
-        store.set_status(run_id, "KILLED")
+        mlflow.set_terminated(run.info.run_id, "KILLED")
         closed += 1
     if closed:
         log.info("MLflow: %d run(s) left RUNNING by a dead sweep marked KILLED", closed)
     return closed
 
 
-def start_sweep(tracking_cfg, sweep_dir: Path, benchmark_id: str) -> dict | None:
-    """Create (or reuse, on a resumed sweep) the parent run; write its ids into the sweep dir."""
-    if not tracking_cfg.enabled:
+def tag_batch(tags: dict) -> list:
+    from mlflow.entities import RunTag
+
+    return [RunTag(key, str(value)) for key, value in tags.items()]
+
+
+def _live_parent(mlflow, previous: dict | None, uri: str, exp_id: str) -> str | None:
+    """The parent run named by an earlier launch's mlflow.json, if it still exists in this store."""
+    if not previous or previous.get("uri") != uri:
         return None
+    try:
+        run = mlflow.get_run(previous["parent_run_id"])
+    except Exception:  # noqa: BLE001 - the store was deleted or replaced: MLflow says RESOURCE_DOES_NOT_EXIST
+        return None
+    if run.info.lifecycle_stage != "active" or run.info.experiment_id != exp_id:
+        return None
+    return run.info.run_id
+
+
+def start_sweep(mlflow, tracking_cfg, sweep_dir: Path, benchmark_id: str, started_ms: int) -> dict:
+    """Create the sweep's parent run, starting when the sweep did, or reuse the one of an earlier launch
+    into this folder if it still exists; write its ids into the sweep dir. Returns the ids."""
     sweep_dir = Path(sweep_dir)
-    ids_path = sweep_dir / IDS_FILE
-    try:
-        uri = resolve_uri(tracking_cfg.uri)
-        store = _store(uri)
-        exp_id = experiment_id(store, tracking_cfg.experiment, tracking_cfg.artifact_location)
-        close_stale_runs(store, exp_id)
-        previous = records.read(ids_path)
-        if previous and previous.get("uri") == uri:
-            parent = previous["parent_run_id"]
-            store.set_status(parent, "RUNNING", terminated=False)
-            store.set_tags(parent, _owner_tags())
-        else:
-            parent = store.create_run(exp_id, benchmark_id, {"qbench.kind": "sweep", "benchmark_id": benchmark_id,
-                                                             "qbench.sweep_dir": str(sweep_dir.resolve()),
-                                                             **_owner_tags()})
-        ids = {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent}
-        records.write_atomic(ids_path, ids)
-        return ids
-    except Exception as exc:  # noqa: BLE001
-        log.warning("MLflow tracking disabled for this sweep: %s", exc)
-        return None
+    uri = mlflow.tracking_uri
+    exp_id = experiment_id(mlflow, tracking_cfg.experiment, tracking_cfg.artifact_location)
+    close_stale_runs(mlflow, exp_id)
+    parent = _live_parent(mlflow, records.read(sweep_dir / IDS_FILE), uri, exp_id)
+    if parent:
+        mlflow.update_run(parent, status="RUNNING")
+        mlflow.log_batch(parent, tags=tag_batch(owner_tags()))
+    else:
+        parent = mlflow.create_run(exp_id, start_time=started_ms, run_name=benchmark_id, tags={
+            "qbench.kind": "sweep", "benchmark_id": benchmark_id, "qbench.sweep_dir": str(sweep_dir.resolve()),
+            **owner_tags()}).info.run_id
+    ids = {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent}
+    records.write_atomic(sweep_dir / IDS_FILE, ids)
+    return ids
 
 
-def end_sweep(sweep_dir: Path, failed: int) -> None:
-    ids = records.read(Path(sweep_dir) / IDS_FILE)
-    if not ids:
-        return
-    try:
-        store = _store(ids["uri"])
-        store.set_tags(ids["parent_run_id"], {"failed_points": str(failed)})
-        store.set_status(ids["parent_run_id"], "FINISHED")
-    except Exception as exc:  # noqa: BLE001
-        log.warning("MLflow: could not close the sweep's run: %s", exc)
+def end_sweep(mlflow, ids: dict, failed: int, ended_ms: int, status: str = "FINISHED") -> None:
+    mlflow.log_batch(ids["parent_run_id"], tags=tag_batch({"failed_points": failed}))
+    mlflow.set_terminated(ids["parent_run_id"], status, end_time=ended_ms)
 
 
 def _identity(record: dict) -> list:
@@ -261,11 +197,17 @@ def _identity(record: dict) -> list:
 
 
 def is_logged(output_dir: Path, record: dict) -> bool:
+    """Whether this record is in MLflow: logged, and (in a sweep) under the parent its mlflow.json names now
+    (a parent made again after mlruns/ was deleted has none of the earlier children)."""
     logged = records.read(Path(output_dir) / POINT_FILE)
-    return bool(logged) and logged.get("result") == _identity(record)
+    if not logged or logged.get("result") != _identity(record):
+        return False
+    sweep = records.read(Path(output_dir).parent / IDS_FILE)
+    return not sweep or logged.get("parent_run_id", sweep["parent_run_id"]) == sweep["parent_run_id"]
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
+    """Nested config -> {'a.b': value}, MLflow's param names."""
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
@@ -276,21 +218,28 @@ def flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _point_run(exp_id: str, parent: str | None, task_cfg: dict, record: dict, output_dir: Path) -> dict:
-    """A finished point as the arguments of a store's log_run: a child run of `parent` (or standalone)."""
+def _ms(stamp: str | None, default: int) -> int:
+    try:
+        return int(datetime.fromisoformat(stamp).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return default
+
+
+def point_run(task_cfg: dict, record: dict, output_dir: Path) -> dict:
+    """A finished point as a child run: its name, times, tags, params, metrics, artifacts and end status."""
+    from mlflow.entities import Metric, Param
+
     cfg = record.get("config", {})
+    now = int(time.time() * 1000)
+    stamps = record.get("timestamps") or {}
+    ended = _ms(stamps.get("completed_at"), now)
     tags = {"backend": record.get("backend"), "circuit": cfg.get("circuit_type"), "n_qubits": cfg.get("n_qubits"),
             "noise": cfg.get("noise_model"), "noise_strength": cfg.get("noise_strength"),
             "status": record["status"], "benchmark_id": record.get("benchmark_id"),
-            "qbench.run_id": record.get("run_id"), "reason": (record.get("reason") or "")[:4000],
-            **_owner_tags()}
-    if parent:
-        tags["mlflow.parentRunId"] = parent
-    now = int(time.time() * 1000)
-    params = {k: str(v)[:6000] for k, v in flatten(task_cfg).items()}
-    metrics = [(k, float(v), now, 0) for k, v in record.get("metrics", {}).items()
+            "qbench.run_id": record.get("run_id"), "reason": (record.get("reason") or "")[:4000]}
+    metrics = [Metric(k, float(v), ended, 0) for k, v in record.get("metrics", {}).items()
                if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    metrics += [("execution_time_repetition", float(v), now, step)
+    metrics += [Metric("execution_time_repetition", float(v), ended, step)
                 for step, v in enumerate(record.get("metrics", {}).get("execution_times_seconds") or [])]
     artifacts = {}
     result_path = Path(output_dir) / records.RESULT_FILE
@@ -299,44 +248,55 @@ def _point_run(exp_id: str, parent: str | None, task_cfg: dict, record: dict, ou
     circuit = circuits.build_from_record(cfg)  # QASM files and MQT Bench too, from config.circuit_options
     if circuit is not None:
         artifacts["circuit.qasm"] = circuit.to_qasm()
-    return {"experiment_id": exp_id, "run_name": Path(output_dir).name,
-            "tags": {k: str(v) for k, v in tags.items()}, "params": params, "metrics": metrics,
-            "artifacts": artifacts, "status": "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"}
+    return {"run_name": Path(output_dir).name, "start_ms": _ms(stamps.get("started_at"), ended), "end_ms": ended,
+            "tags": tag_batch(tags), "params": [Param(k, str(v)[:6000]) for k, v in flatten(task_cfg).items()],
+            "metrics": metrics, "artifacts": artifacts,
+            "status": "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"}
+
+
+def log_run(mlflow, exp_id: str, parent: str | None, run: dict, synchronous: bool = True) -> str:
+    """One child run through the client: created (parent link and owner), one log_batch of its tags, params
+    and metrics (more only past MLflow's per-call limits), its artifacts, ended at the point's own end."""
+    created = {**owner_tags(), **({"mlflow.parentRunId": parent} if parent else {})}
+    run_id = mlflow.create_run(exp_id, start_time=run["start_ms"], tags=created, run_name=run["run_name"]).info.run_id
+    tags, params, metrics = run["tags"], run["params"], run["metrics"]
+    pending = []
+    while tags or params or metrics:
+        batch = mlflow.log_batch(run_id, metrics=metrics[:MAX_METRICS], params=params[:MAX_PARAMS_TAGS],
+                                 tags=tags[:MAX_PARAMS_TAGS], synchronous=synchronous)
+        pending.append(batch)
+        tags, params, metrics = tags[MAX_PARAMS_TAGS:], params[MAX_PARAMS_TAGS:], metrics[MAX_METRICS:]
+    for name, content in run["artifacts"].items():  # copied while an asynchronous batch is written
+        if isinstance(content, Path):
+            mlflow.log_artifact(run_id, str(content))
+        else:
+            mlflow.log_text(run_id, content, name)
+    for batch in pending:
+        if batch is not None:
+            batch.wait()  # raises what the batch raised
+    mlflow.set_terminated(run_id, run["status"], end_time=run["end_ms"])
+    return run_id
 
 
 def log_point(tracking_cfg, task_cfg: dict, record: dict, output_dir: Path) -> str | None:
-    """Log a single run (no sweep) as a standalone run."""
+    """Log a single run (no sweep) as a standalone run, from the job itself (it is the store's only writer).
+    Its run id, or None (a warning: tracking never fails a run)."""
     if not tracking_cfg.enabled:
         return None
-    return log_points(tracking_cfg, [(task_cfg, record, Path(output_dir))], None)[0]
-
-
-def log_points(tracking_cfg, points: list[tuple[dict, dict, Path]], sweep_dir: Path | None) -> list[str | None]:
-    """Log finished points, each (task config, record, output dir), in one write: their run ids (None where
-    one could not be logged; tracking never fails a run)."""
-    if not tracking_cfg.enabled or not points:
-        return [None] * len(points)
     try:
-        ids = records.read(Path(sweep_dir) / IDS_FILE) if sweep_dir else None
-        if ids is None:  # single run: this process is the only writer, create what is missing
-            store = _store(resolve_uri(tracking_cfg.uri))
-            exp_id, parent = experiment_id(store, tracking_cfg.experiment, tracking_cfg.artifact_location), None
-        else:
-            store, exp_id, parent = _store(ids["uri"]), ids["experiment_id"], ids["parent_run_id"]
-        outcomes = store.log_runs([_point_run(exp_id, parent, *point) for point in points])
+        mlflow = client(resolve_uri(tracking_cfg.uri))
+        exp_id = experiment_id(mlflow, tracking_cfg.experiment, tracking_cfg.artifact_location)
+        run_id = log_run(mlflow, exp_id, None, point_run(task_cfg, record, output_dir))
+        mark_logged(output_dir, record, run_id, None)
+        return run_id
     except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
-        outcomes = [exc] * len(points)
-    run_ids = []
-    for (_, record, output_dir), outcome in zip(points, outcomes):
-        try:
-            if isinstance(outcome, Exception):
-                raise outcome
-            records.write_atomic(Path(output_dir) / POINT_FILE, {"run_id": outcome, "result": _identity(record)})
-            run_ids.append(outcome)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("MLflow: could not log %s: %s", output_dir, exc)
-            run_ids.append(None)
-    return run_ids
+        log.warning("MLflow: could not log %s: %s", output_dir, exc)
+        return None
+
+
+def mark_logged(output_dir: Path, record: dict, run_id: str, parent: str | None) -> None:
+    records.write_atomic(Path(output_dir) / POINT_FILE,
+                         {"run_id": run_id, "parent_run_id": parent, "result": _identity(record)})
 
 
 def lower_this_threads_priority() -> None:
@@ -348,101 +308,53 @@ def lower_this_threads_priority() -> None:
         pass
 
 
-def _task_config(point_dir: Path, record: dict) -> dict:
-    """The job's composed config (Hydra saves it before the run), else the record's own config."""
-    import yaml
-    from omegaconf import OmegaConf
+def _reading_client(uri: str):
+    """MLflow's client for export/close_stale: None where there is no local store (none is made)."""
+    uri = resolve_uri(uri)
+    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
+        return None
+    return client(uri)
 
-    saved = Path(point_dir) / ".hydra" / "config.yaml"
+
+def export_sweep(uri: str, experiment: str, outputs: Path) -> Path:
+    """Download the result.json of every live child of the experiment's newest sweep into
+    outputs/mlflow_<sweep>/<point>/, so the summarizer can read an MLflow-only sweep."""
     try:
-        # libyaml reads what OmegaConf wrote as OmegaConf.load would, in a tenth of the time
-        loaded = yaml.load(saved.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return OmegaConf.to_container(OmegaConf.create(loaded), resolve=True)
-    except Exception:  # noqa: BLE001 - a lost job may have no config saved
-        return record.get("config", {})
-
-
-class SweepTracker:
-    """The launching process's MLflow writer for one sweep (see the module docstring)."""
-
-    POLL_SECONDS = 0.25
-
-    def __init__(self, tracking_cfg, sweep_dir: Path, benchmark_id: str):
-        self.tracking_cfg, self.sweep_dir, self.benchmark_id = tracking_cfg, Path(sweep_dir), benchmark_id
-        self._seen: dict[Path, float] = {}  # result.json -> mtime already looked at
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="qbench-mlflow", daemon=True)
-
-    def start(self) -> "SweepTracker":
-        if self.tracking_cfg.enabled:
-            self._thread.start()
-        return self
-
-    def finish(self) -> None:
-        """Log what is left, then return (the thread ends)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        lower_this_threads_priority()
-        if start_sweep(self.tracking_cfg, self.sweep_dir, self.benchmark_id) is None:
-            return
-        while True:
-            stopping = self._stop.is_set()  # read before the scan: a result written during it is caught next round
-            self.log_new_results()
-            if stopping:
-                return
-            self._stop.wait(self.POLL_SECONDS)
-
-    def log_new_results(self) -> None:
-        """Every result finished since the last look, logged in one write (one disk sync for them all)."""
-        new = []
-        for path in records.find_results(self.sweep_dir):
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                continue
-            if self._seen.get(path) == mtime:
-                continue
-            self._seen[path] = mtime
-            record = records.read(path)
-            if record is None or is_logged(path.parent, record):
-                continue
-            new.append((_task_config(path.parent, record), record, path.parent))
-        log_points(self.tracking_cfg, new, self.sweep_dir)
-
-
-def export_sweep(uri: str, experiment: str, outputs: Path, parent_run_id: str | None = None) -> Path:
-    """Download the result.json of every child of a sweep's parent run (default: the newest sweep)
-    into outputs/mlflow_<sweep>/<point>/, so the summarizer can read an MLflow-only sweep."""
-    client = _client(resolve_uri(uri))
-    found = client.get_experiment_by_name(experiment)
+        mlflow = _reading_client(uri)
+    except Unreachable as exc:
+        raise LookupError(str(exc)) from None
+    found = mlflow.get_experiment_by_name(experiment) if mlflow else None
     if found is None:
         raise LookupError(f"no MLflow experiment named '{experiment}' at {uri}")
-    if parent_run_id is None:
-        sweeps = client.search_runs([found.experiment_id], filter_string="tags.`qbench.kind` = 'sweep'",
-                                    order_by=["attributes.start_time DESC"], max_results=1)
-        if not sweeps:
-            raise LookupError(f"experiment '{experiment}' has no qbench sweep")
-        parent = sweeps[0]
-    else:
-        parent = client.get_run(parent_run_id)
+    sweeps = mlflow.search_runs([found.experiment_id], filter_string="tags.`qbench.kind` = 'sweep'",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    if not sweeps:
+        raise LookupError(f"experiment '{experiment}' has no qbench sweep")
+    parent = sweeps[0]
     target = Path(outputs) / f"mlflow_{parent.info.run_name}"
-    children = client.search_runs([found.experiment_id], max_results=50000,
-                                  filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
-    for child in children:
+    for child in all_runs(mlflow, found.experiment_id, f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"):
         point_dir = target / child.info.run_name
         point_dir.mkdir(parents=True, exist_ok=True)
-        client.download_artifacts(child.info.run_id, records.RESULT_FILE, str(point_dir))
+        mlflow.download_artifacts(child.info.run_id, records.RESULT_FILE, str(point_dir))
     return target
+
+
+def runs_page(uri: str, experiment: str, base: str) -> str:
+    """The UI address of the experiment's runs table. MLflow 3.17's UI picks its view from its own
+    GenAI/Model-training switch (remembered per browser, GenAI by default), not from the experiment's
+    kind tag: `workflowType=machine_learning` in the address selects the runs table."""
+    try:
+        mlflow = _reading_client(uri)
+        found = mlflow.get_experiment_by_name(experiment) if mlflow else None
+    except Exception:  # noqa: BLE001 - no store yet, or one MLflow cannot read: the home page then
+        found = None
+    if found is None:
+        return f"{base}/#/experiments?workflowType=machine_learning"
+    return f"{base}/#/experiments/{found.experiment_id}?workflowType=machine_learning"
 
 
 def close_stale(uri: str, experiment: str) -> int:
     """For `qbench summarize`: mark runs of dead sweeps KILLED (creates no store where there is none)."""
-    uri = resolve_uri(uri)
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).exists():
-        return 0
-    client = _client(uri)
-    found = client.get_experiment_by_name(experiment)
-    return close_stale_runs(_store(uri), found.experiment_id) if found else 0
+    mlflow = _reading_client(uri)
+    found = mlflow.get_experiment_by_name(experiment) if mlflow else None
+    return close_stale_runs(mlflow, found.experiment_id) if found else 0
