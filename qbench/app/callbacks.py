@@ -18,6 +18,7 @@ log = logging.getLogger("qbench")
 # The sweep's MLflow writer (qbench.results.sweep_tracker.SweepTracker) in the launching process. Not an
 # attribute: Hydra pickles its callbacks into joblib workers, and a thread cannot be pickled.
 _trackers: dict[str, object] = {}
+_prewarming: dict[str, threading.Thread] = {}  # the chart warm-up of each running sweep (same reason)
 
 
 def _prewarm_charts() -> None:
@@ -46,11 +47,18 @@ class QbenchCallback(Callback):
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
         _trackers[str(sweep_dir)] = sweep_tracker.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
-        threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True).start()
+        warming = threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True)
+        warming.start()
+        _prewarming[str(sweep_dir)] = warming
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         self._finish(sweep_dir)
+        warming = _prewarming.pop(str(sweep_dir), None)
+        if warming is not None:
+            # matplotlib must be imported whole before the summary imports it too: two threads importing
+            # it at once see a partially initialised module (ImportError in the summary)
+            warming.join()
         try:  # the records are already safe on disk: a broken report must not fail the sweep
             from qbench.results import summary
 
