@@ -1,0 +1,9 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+measure q[0] -> c[0];  // REFUSED: a gate acts on q[0] after this measurement
+measure q[1] -> c[1];
+
+x q[0];
