@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-from omegaconf import OmegaConf
+import yaml
 
 from qbench.conf import CONF_DIR, shipped_options
 
@@ -62,9 +64,19 @@ def distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+@lru_cache(maxsize=256)
+def _read(path: str, mtime_ns: int) -> dict:
+    """A yaml file's keys, read once per version of the file (libyaml when there is one)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(), Loader=loader) or {}
+
+
+def read_yaml(path: Path) -> dict:
+    return _read(str(path), path.stat().st_mtime_ns)
+
+
 def _family_configs() -> dict[str, dict]:
-    return {name: OmegaConf.to_container(OmegaConf.load(CONF_DIR / "circuit" / f"{name}.yaml"))
-            for name in shipped_options("circuit")}
+    return {name: read_yaml(CONF_DIR / "circuit" / f"{name}.yaml") for name in shipped_options("circuit")}
 
 
 def _compute_modes() -> list[str] | None:
@@ -73,8 +85,7 @@ def _compute_modes() -> list[str] | None:
     group = shipped_options("compute")
     if group:
         return group
-    config = OmegaConf.load(CONF_DIR / "config.yaml")
-    return ["sampling", "statevector", "expectation"] if "compute" in config else None
+    return ["sampling", "statevector", "expectation"] if "compute" in read_yaml(CONF_DIR / "config.yaml") else None
 
 
 @dataclass
@@ -92,7 +103,7 @@ class Catalog:
     def build(cls, backend_rows: list, presets: list[str] | None = None, families: dict | None = None,
               compute: list[str] | None | str = "configured", observable: bool | None = None) -> "Catalog":
         """From `qbench backends` rows; the rest from the shipped configs unless given (tests)."""
-        config = OmegaConf.load(CONF_DIR / "config.yaml")
+        config = read_yaml(CONF_DIR / "config.yaml")
         return cls(
             backends=[row.option for row in backend_rows],
             available=[row.option for row in backend_rows if row.available],
@@ -122,7 +133,7 @@ class Catalog:
     def backend_options(self, backend: str) -> dict | None:
         """A shipped backend's config keys (None for one qbench does not ship)."""
         path = CONF_DIR / "backend" / f"{backend}.yaml"
-        return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None
+        return read_yaml(path) if path.exists() else None
 
     def names(self) -> dict[str, tuple[str, str]]:
         """key -> (kind, canonical name): every name and alias whose name exists here, plus aliases
