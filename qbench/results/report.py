@@ -5,7 +5,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from qbench.results import progress
+from qbench.results import progress, stats
 
 MAX_PROBLEM_ROWS = 200  # a sweep with thousands of failures lists the first ones; results.csv has them all
 NOISE_REFERENCE = 0.05  # the design's tolerance figure: F(0.05)/F(0)
@@ -96,30 +96,61 @@ def by_backend(summary) -> str:
             "divided by the measured time; above 1 means the state fits in cache.\n\n" + table(headers, rows))
 
 
+def _interval(summary, workload, n, series) -> tuple | None:
+    cell = summary.comparison.get("intervals", {}).get(workload, {}).get(n, {}).get(series) or {}
+    return (cell["ci_low"], cell["ci_high"]) if cell.get("ci_low") is not None else None
+
+
+def fmt_interval(interval: tuple | None) -> str:
+    return f"[{fmt_time(interval[0])}, {fmt_time(interval[1])}]" if interval else ""
+
+
+def _tied(summary, workload, n, ranked: list) -> list[str]:
+    """The series whose 95 % interval overlaps the fastest's: the data cannot order them."""
+    first = _interval(summary, workload, n, ranked[0][0])
+    return [s for s, _ in ranked[1:] if stats.intervals_overlap(first, _interval(summary, workload, n, s))]
+
+
 def time_matrix(summary) -> str:
-    out = ["## Execution time per circuit and size\n\nMedian time of the timed call; the fastest in bold.\n"]
+    out = ["## Execution time per circuit and size\n\nMedian time of the timed call with its 95 % interval "
+           "(distribution-free, from order statistics; none below 6 samples); the fastest in bold, "
+           "~ where a backend's interval overlaps the fastest's (a tie).\n"]
     for workload, by_n in summary.comparison["times"].items():
         series = sorted({s for cells in by_n.values() for s in cells})
         rows = []
         for n, cells in by_n.items():
-            best = min(cells.values())
-            rows.append([n] + [(f"**{fmt_time(cells[s])}**" if cells[s] == best else fmt_time(cells[s]))
-                               if s in cells else "–" for s in series])
+            ranked = sorted(cells.items(), key=lambda kv: kv[1])
+            tied = set(_tied(summary, workload, n, ranked))
+            row = [n]
+            for s in series:
+                if s not in cells:
+                    row.append("–")
+                    continue
+                text = f"{fmt_time(cells[s])} {fmt_interval(_interval(summary, workload, n, s))}".strip()
+                row.append(f"**{text}**" if s == ranked[0][0] else f"~ {text}" if s in tied else text)
+            rows.append(row)
         out.append(f"### {workload}\n\n" + table(["qubits", *series], rows))
     return "\n".join(out)
 
 
 def rankings(summary) -> str:
-    out = ["## Rankings\n\n### Fastest per circuit and size\n"]
+    out = ["## Rankings\n\n### Fastest per circuit and size\n\n`a ~ b`: a tie, their 95 % intervals overlap, so "
+           "the samples cannot tell which is faster (a point without an interval, below 6 samples, is not "
+           "tested for a tie).\n"]
     rows = []
     for workload, by_n in summary.comparison["times"].items():
         for n, cells in by_n.items():
             ranked = sorted(cells.items(), key=lambda kv: kv[1])
-            (first, t0), rest = ranked[0], ranked[1:]
+            (first, t0) = ranked[0]
+            tied = _tied(summary, workload, n, ranked)
+            rest = [kv for kv in ranked[1:] if kv[0] not in tied]
             runner = f"{rest[0][0]} ({fmt_ratio(rest[0][1] / t0)})" if rest and t0 > 0 else "–"
             slowest = f"{rest[-1][0]} ({fmt_ratio(rest[-1][1] / t0)})" if len(rest) > 1 and t0 > 0 else "–"
-            rows.append([workload, n, first, fmt_time(t0), runner, slowest])
-    out.append(table(["circuit", "qubits", "fastest", "time", "runner-up", "slowest"], rows) if rows
+            fastest = " ~ ".join([first, *tied])
+            rows.append([workload, n, fastest,
+                         f"{fmt_time(t0)} {fmt_interval(_interval(summary, workload, n, first))}".strip(),
+                         runner, slowest])
+    out.append(table(["circuit", "qubits", "fastest", "time [95 % CI]", "runner-up", "slowest"], rows) if rows
                else "No timed point.\n")
     fidelities = [(s, v) for s, v in summary.comparison["backends"].items() if v["avg_fidelity"] is not None]
     worst = {}
@@ -188,6 +219,54 @@ def cross_check(summary) -> str:
     return "\n".join(out)
 
 
+def _advice(row: dict) -> str:
+    noisy = (row["execution_time_cv"] or 0) > stats.NOISY_CV
+    outliers = row["execution_time_outliers"] or 0
+    samples = row["execution_time_samples"] or 0
+    if outliers and noisy:
+        return ("something else ran during the point: a quieter machine (or fewer concurrent workers); "
+                "the median already discounts the outliers")
+    if outliers:
+        return "a quieter machine; the median already discounts the outliers"
+    if samples < 10:
+        return "more repetitions (execution.repetitions, or execution.min_time for fast points)"
+    return "a quieter machine, or execution.target_rel_ci=0.05 to repeat until the median is known within ±5 %"
+
+
+def _row_interval(row: dict) -> tuple | None:
+    low, high = row.get("execution_time_ci_low_seconds"), row.get("execution_time_ci_high_seconds")
+    return (low, high) if low is not None and high is not None else None
+
+
+def noisy_points(summary) -> str:
+    """Points whose repetitions disagree: CV above 10 %, or outliers by the modified z-score."""
+    ok = [r for r in summary.rows if r["status"] == "success" and r.get("execution_time_samples")]
+    noisy = [r for r in ok if (r["execution_time_cv"] or 0) > stats.NOISY_CV or (r["execution_time_outliers"] or 0)]
+    without = sum(1 for r in ok if r["execution_time_ci_low_seconds"] is None)
+    if not ok:
+        return ""
+    out = ["## Noisy points\n"]
+    if without:
+        out.append(f"{without} of {len(ok)} points have fewer than {stats.MIN_SAMPLES_FOR_CI} timed samples, too few "
+                   f"for a 95 % interval of the median: `execution.repetitions={stats.MIN_SAMPLES_FOR_CI}` (or a "
+                   "larger `execution.min_time`) gives them one.\n")
+    if not noisy:
+        out.append(f"No point varies by more than {stats.NOISY_CV:.0%} (CV) or has outliers.\n")
+        return "\n".join(out)
+    out.append(f"CV: standard deviation / mean of the timed repetitions (listed above {stats.NOISY_CV:.0%}); "
+               f"outliers: samples with a modified z-score above {stats.OUTLIER_Z:g}.\n")
+    noisy.sort(key=lambda r: -(r["execution_time_cv"] or 0))
+    rows = [[r["series"], r["workload"], r.get("n_qubits"),
+             f"{fmt_time(r['execution_time_seconds'])} {fmt_interval(_row_interval(r))}".strip(),
+             r["execution_time_samples"], f"{r['execution_time_cv'] or 0:.0%}", r["execution_time_outliers"],
+             _advice(r)]
+            for r in noisy[:MAX_PROBLEM_ROWS]]
+    out.append(table(["backend", "circuit", "qubits", "median [95 % CI]", "samples", "CV", "outliers", "advice"], rows))
+    if len(noisy) > MAX_PROBLEM_ROWS:
+        out.append(f"… and {len(noisy) - MAX_PROBLEM_ROWS} more (results.csv has every point's CV and outliers).\n")
+    return "\n".join(out)
+
+
 def problems(summary) -> str:
     rows = sorted((r for r in summary.rows if r["status"] != "success"),
                   key=lambda r: (str(r["status"]), str(r.get("backend")), str(r.get("circuit_type")),
@@ -243,7 +322,8 @@ def _env(record: dict) -> dict:
 
 def render(summary, chart_paths: list[Path]) -> str:
     sections = [overview(summary), by_backend(summary), rankings(summary), time_matrix(summary),
-                scalability(summary), noise_tolerance(summary), cross_check(summary), problems(summary),
+                scalability(summary), noise_tolerance(summary), cross_check(summary), noisy_points(summary),
+                problems(summary),
                 charts(chart_paths),
                 environment(summary)]
     return "\n".join(s for s in sections if s)

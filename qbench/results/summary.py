@@ -22,6 +22,7 @@ from pathlib import Path
 from qbench.circuits import canonical
 from qbench.results import crosscheck, progress
 from qbench.results import records
+from qbench.results import stats
 
 log = logging.getLogger("qbench")
 
@@ -30,11 +31,12 @@ SWEEP_PREFIX = "bench_"  # hydra.sweep.dir of conf/config.yaml: bench_YYYYMMDD_H
 # The histograms are most of a record's bytes; they stay in each point's result.json.
 DROPPED_FIELDS = ["measurements.histogram"]
 HISTOGRAM = b'"histogram": {'
-METRICS = ("execution_time_seconds", "dry_run_seconds", "convert_seconds", "import_seconds", "fidelity", "tvd",
-           "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb", "throughput_shots_per_second",
-           "bandwidth_efficiency", "expectation_value", "expectation_error")
+METRICS = ("execution_time_seconds", *stats.FIELDS, "dry_run_seconds", "convert_seconds", "import_seconds",
+           "fidelity", "tvd", "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb",
+           "throughput_shots_per_second", "bandwidth_efficiency", "expectation_value", "expectation_error")
 CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "circuit", "compute", "depth", "noise_model", "noise_strength",
-              "shots", "seed", "precision", "device", "method", "threads", *METRICS, "fidelity_method", "attempts",
+              "shots", "seed", "precision", "device", "method", "threads", *METRICS, "repetitions_stop",
+              "fidelity_method", "attempts",
               "reason", "run_id", "started_at", "completed_at")
 # Options that make one backend two series when the sweep varies them (e.g. backend.precision=single,double).
 SERIES_OPTIONS = ("device", "precision", "method")
@@ -100,6 +102,7 @@ def flatten(record: dict, point: str) -> dict:
         "attempts": len(attempts) if isinstance(attempts, list) else 0, "reason": _scalar(reason),
         "run_id": _scalar(record.get("run_id")), "started_at": _text(stamps.get("started_at")),
         "completed_at": _text(stamps.get("completed_at")), "fidelity_method": _scalar(metrics.get("fidelity_method")),
+        "repetitions_stop": _text(metrics.get("repetitions_stop")),
     }
     for key in ("circuit_type", "depth", "noise_model", "shots", "seed"):
         row[key] = _scalar(cfg.get(key))
@@ -108,6 +111,10 @@ def flatten(record: dict, point: str) -> dict:
     row["compute"] = _scalar(cfg.get("compute") or "sampling")
     for key in SERIES_OPTIONS:
         row[key] = _scalar(options.get(key))
+    if "execution_time_samples" not in metrics and isinstance(metrics.get("execution_times_seconds"), list):
+        # a record from before the statistics were recorded: worked out from its samples
+        samples = [t for t in metrics["execution_times_seconds"] if _number(t) is not None]
+        metrics = {**metrics, **(stats.describe(samples) if samples else {})}
     for key in METRICS:
         row[key] = _number(metrics.get(key))
     return row
@@ -235,6 +242,30 @@ def matrix(rows: list[dict], metric: str) -> dict:
     return out
 
 
+def intervals(rows: list[dict]) -> dict:
+    """workload -> n_qubits -> series -> the cell's 95 % interval of the median (qbench.results.stats)
+    with its samples, CV and outliers. A cell of one record has that record's interval; a cell of
+    several (seeds, reruns) has none: their samples measure different runs."""
+    cells = defaultdict(list)
+    for r in rows:
+        n = _qubits(r)
+        if n is not None and r["execution_time_seconds"] is not None:
+            cells[(r["workload"], n, r["series"])].append(r)
+    out: dict = {}
+    for (workload, n, series), group in sorted(cells.items()):
+        r = group[0]
+        single = len(group) == 1
+        out.setdefault(workload, {}).setdefault(n, {})[series] = {
+            "median": statistics.median(g["execution_time_seconds"] for g in group),
+            "ci_low": r["execution_time_ci_low_seconds"] if single else None,
+            "ci_high": r["execution_time_ci_high_seconds"] if single else None,
+            "ci_level": r["execution_time_ci_level"] if single else None,
+            "samples": r["execution_time_samples"] if single else None, "records": len(group),
+            "cv": r["execution_time_cv"] if single else None, "outliers": r["execution_time_outliers"] if single else None,
+        }
+    return out
+
+
 def per_series(rows: list[dict]) -> dict:
     groups = defaultdict(list)
     for r in rows:
@@ -300,7 +331,7 @@ def analyse(summary: Summary) -> Summary:
     ok = [r for r in summary.rows if r["status"] == "success"]
     times = matrix(ok, "execution_time_seconds")
     summary.comparison = {"benchmark_id": summary.benchmark_id, "backends": per_series(ok), "times": times,
-                          "fidelities": matrix(ok, "fidelity")}
+                          "intervals": intervals(ok), "fidelities": matrix(ok, "fidelity")}
     summary.scalability = scalability(times)
     summary.noise = noise_tolerance(ok)
     summary.crosscheck = crosscheck.check(summary.directory, summary.records, summary.points)

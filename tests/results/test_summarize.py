@@ -22,8 +22,8 @@ def sweep(tmp_path_factory):
     """One real sweep, summarized by the multirun callback: cirq succeeds, stim skips qft,
     the test-only faulty backend raises inside the library call."""
     workdir = tmp_path_factory.mktemp("sweep")
-    result = run_qbench("-m", "backend=cirq,stim,faulty", "circuit=ghz,qft", "n_qubits=3,5", "execution=quick",
-                        "++backend.fault=raise", cwd=workdir, plugins=True)
+    result = run_qbench("-m", "backend=cirq,stim,faulty_raise", "circuit=ghz,qft", "n_qubits=3,5", "execution=quick",
+                        cwd=workdir, plugins=True)
     assert result.returncode == 1, result.stdout + result.stderr  # the faulty points failed, as meant
     (directory,) = (workdir / "outputs").glob("bench_*")
     return workdir, directory, sweep_records(workdir), result.stdout + result.stderr
@@ -221,3 +221,67 @@ def test_latest_follows_a_killed_sweep(sweep, tmp_path):
     assert "2 points: 2 successful, 0 skipped/unavailable, 0 failed, 1 without a result" in result.stdout
     assert os.readlink(tmp_path / "outputs" / "latest") == killed.name
     assert "cirq_9q_qft_none_9" in (killed / "report.md").read_text()
+
+
+def test_every_timing_carries_its_statistics(tmp_path):
+    """A real sweep's records, results.csv, comparison.json and MLflow child runs carry the statistics
+    of the timed repetitions; then, with the samples of two records rewritten into a known tie and a
+    noisy point (statistics removed, as in a record from before they were recorded), the report marks
+    the tie and lists the noisy point with its advice."""
+    from qbench.results import stats
+    from tests.helpers import client_for
+
+    result = run_qbench("-m", "backend=cirq,qsim", "n_qubits=4", "execution.repetitions=7", "execution.min_time=0",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (directory,) = (tmp_path / "outputs").glob("bench_*")
+    results = {r["backend"]: r for r in sweep_records(tmp_path)}
+    for record in results.values():
+        m = record["metrics"]
+        assert len(m["execution_times_seconds"]) == 7 and m["repetitions_stop"] == "repetitions"
+        assert {k: m[k] for k in stats.FIELDS} == pytest.approx(stats.describe(m["execution_times_seconds"]))
+        ordered = sorted(m["execution_times_seconds"])
+        assert (m["execution_time_ci_low_seconds"], m["execution_time_ci_high_seconds"]) == (ordered[0], ordered[6])
+
+    with open(directory / "results.csv", newline="") as f:
+        rows = {r["backend"]: r for r in csv.DictReader(f)}
+    for backend, record in results.items():
+        for key in stats.FIELDS:
+            assert float(rows[backend][key]) == pytest.approx(record["metrics"][key]), key
+        assert rows[backend]["repetitions_stop"] == "repetitions"
+
+    cells = json.loads((directory / "comparison.json").read_text())["intervals"]["ghz"]["4"]
+    for backend, record in results.items():
+        m = record["metrics"]
+        assert cells[backend]["ci_low"] == m["execution_time_ci_low_seconds"]
+        assert cells[backend]["ci_high"] == m["execution_time_ci_high_seconds"]
+        assert cells[backend]["samples"] == 7 and cells[backend]["median"] == m["execution_time_seconds"]
+
+    client = client_for(tmp_path)
+    experiment = client.get_experiment_by_name("qbench")
+    children = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 2
+    for run in children:
+        m = results[run.data.tags["backend"]]["metrics"]
+        for key in stats.FIELDS:
+            assert run.data.metrics[key] == pytest.approx(m[key]), key
+
+    # cirq: one slow repetition (an outlier, CV > 10 %); qsim's interval overlaps cirq's: a tie.
+    samples = {"cirq": [1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3, 1.2e-3, 14e-3],
+               "qsim": [1.2e-3, 1.22e-3, 1.25e-3, 1.28e-3, 1.3e-3, 1.32e-3, 1.35e-3]}
+    for path in directory.glob("*/result.json"):
+        record = json.loads(path.read_text())
+        m = record["metrics"]
+        for key in stats.FIELDS:
+            m.pop(key)
+        m["execution_times_seconds"] = samples[record["backend"]]
+        m["execution_time_seconds"] = sorted(samples[record["backend"]])[3]
+        path.write_text(json.dumps(record))
+    summarize.summarize(directory)
+    report = (directory / "report.md").read_text()
+    assert "| ghz | 4 | cirq ~ qsim | 1.2 ms [1 ms, 14 ms] |" in report
+    assert "| 4 | **1.2 ms [1 ms, 14 ms]** | ~ 1.28 ms [1.2 ms, 1.35 ms] |" in report
+    noisy = report[report.index("## Noisy points"):]
+    noisy = noisy[:noisy.index("\n## ", 3)]
+    assert "| cirq | ghz | 4 | 1.2 ms [1 ms, 14 ms] | 7 | 160% | 1 | something else ran during the point" in noisy
+    assert "| qsim |" not in noisy  # CV 4 %, no outlier
