@@ -68,6 +68,10 @@ class Backend:
     compute_modes: tuple[str, ...] = ("sampling",)
     #: canonical gates the adapter translates (None: all of qbench.circuits.model.GATES)
     gates: tuple[str, ...] | None = None
+    #: whether a local sweep may fork this adapter's workers from a parent that has run `load()`
+    #: (qbench.execution.forkserver; CPU points only, a CUDA context does not survive a fork). Only
+    #: where `load()` just imports modules and no import starts a thread the child would need.
+    forkable: bool = False
     #: library options a config may add beside the constructor's named ones (backend.KEY); None: any
     #: (a user's adapter that does not say), checked at pre-flight so a misspelt `+backend.x=1` is bad input
     extra_options: tuple[str, ...] | None = None

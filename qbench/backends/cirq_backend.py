@@ -102,6 +102,7 @@ class CirqInterfaceBackend(Backend):
 
 class CirqBackend(CirqInterfaceBackend):
     modules = ("cirq",)
+    forkable = True  # load() only imports
     extra_options = ()
     packages = ("cirq-core",)
     noise_methods = ("density_matrix", "trajectories")

@@ -35,6 +35,7 @@ def library():
 
 
 class CuquantumBackend(Backend):
+    forkable = False  # GPU only: a CUDA context does not survive a fork
     packages = ("cuquantum-python-cu12", "custatevec-cu12", "cupy-cuda12x")
     noise_models = ("none",)
     # statevector: the state copied to host memory (cupy.asnumpy). No expectation call is wired here yet

@@ -99,6 +99,7 @@ class LretError(RuntimeError):
 
 
 class LretBackend(Backend):
+    forkable = False  # each run starts quantum_sim: spawned workers
     precisions = ("double",)  # Eigen MatrixXcd: complex<double> throughout
     extra_options = ()  # its options are the constructor's named ones
     # The memory guard counts a dense density matrix: to sample, JSON mode forms rho = L L^dagger (4^n).

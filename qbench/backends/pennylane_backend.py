@@ -65,6 +65,7 @@ def pennylane_observable(spec: RunSpec):
 class PennylaneBackend(Backend):
     modules = ("pennylane",)
     compute_modes = COMPUTE_MODES
+    forkable = True  # load() only imports
     noise_methods = ("density_matrix",)
     extra_options = ("device_name",)
 

@@ -118,6 +118,7 @@ def gpu_build_on_disk() -> bool:
 
 class QiskitAerBackend(Backend):
     modules = ("qiskit_aer", "qiskit")
+    forkable = True  # load() only imports; OpenMP starts its threads at the first parallel region
     noise_methods = ("density_matrix", "trajectories")
     # AerSimulator options passed through as they are (its documented fusion/blocking/parallelism ones);
     # custatevec: GPU only, qbench's name for cuStateVec_enable

@@ -99,6 +99,7 @@ class QuestError(RuntimeError):
 
 
 class QuestV3Backend(Backend):
+    forkable = False  # load() starts the QuEST interpreter: spawned workers
     packages = ("pyquest",)
     precisions = ("double",)  # the PyPI wheels are built with QuEST_PREC=2 (checked at load)
     noise_methods = ("density_matrix",)

@@ -41,6 +41,7 @@ def to_stim(circuit: Circuit, measure: bool, noise: Noise = NOISELESS):
 
 class StimBackend(Backend):
     modules = ("stim",)
+    forkable = True  # load() only imports
     packages = ("stim",)
     precisions = ("single", "double")  # exact stabilizer arithmetic: precision does not apply
     representation = "stabilizer"

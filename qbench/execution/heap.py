@@ -1,15 +1,19 @@
-"""The C heap of the process that times a simulator: the same state for every point.
+"""The C heap of the process that times a simulator: glibc's own by default, pinned on request.
 
-glibc moves its mmap and trim thresholds up the first time a large block is freed. Until then,
-every intermediate array over 128 KiB is a fresh mmap (page faults on each gate) and freed heap is
-handed back to the kernel as soon as 128 KiB sit free at its top. So the same call is slower in
-a fresh process than after any big simulation has run in it (cirq, GHZ 16 qubits: 12.8-13.7 ms
-fresh, 11.5-11.9 ms after a 20-qubit run; bench/results/allocator_history.json), and a point's
-time would depend on which points its worker happened to run before it. Pinning both thresholds
-at the values glibc reaches on its own after one large free removes that dependence; releasing
-the free heap before each point keeps memory_peak_mb a measure of that point alone.
+`execution.heap=default` leaves glibc's malloc exactly as a user's script has it. Points stay
+comparable because each one runs in a fresh worker (`qbench.execution.pool`), not because the
+allocator is tuned.
 
-Standard library only. Without glibc (macOS, musl) both calls do nothing.
+`execution.heap=pinned` fixes glibc's mmap and trim thresholds at the values glibc reaches on
+its own after one large free, and hands the free heap back to the kernel before the point.
+glibc moves those thresholds up the first time a large block is freed; until then every array
+over 128 KiB is a fresh mmap (page faults on each gate) and the heap is trimmed as soon as
+128 KiB sit free at its top. Pinned, the timed runs never see that transition, whatever ran in
+the process before, but they are faster than a user's own script is (cirq at 18-20 qubits by
+~15-20 %; docs/PERFORMANCE.md, bench/allocator_history.py).
+
+Standard library only. Without glibc (macOS, musl) pinning does nothing and the record says
+`default`.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import ctypes
 import ctypes.util
 import functools
 
+HEAPS = ("default", "pinned")  # the values of execution.heap
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
 MMAP_THRESHOLD_BYTES = 32 * 2**20  # glibc's ceiling for its own dynamic threshold on 64-bit
 TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES  # what glibc sets beside it
@@ -43,16 +48,15 @@ def pin_thresholds() -> bool:
     return _pinned
 
 
-def describe() -> str:
-    """How this process's heap was set for its timed runs, as recorded in each result."""
-    if not _pinned:
-        return "system default"
-    return (f"glibc thresholds pinned (mmap {MMAP_THRESHOLD_BYTES >> 20} MiB, trim {TRIM_THRESHOLD_BYTES >> 20} MiB), "
-            "free heap released before the point")
-
-
 def release_free_heap() -> bool:
-    """Hand the heap's free memory back to the kernel, so the next point's peak is its own (True
-    where some was)."""
+    """Hand the heap's free memory back to the kernel (True where some was)."""
     libc = _glibc()
     return bool(libc is not None and libc.malloc_trim(0))
+
+
+def prepare(mode: str) -> str:
+    """Set this process's heap for a point as `execution.heap` asks; returns what it is now, as
+    recorded in `environment.heap`: "pinned" or "default"."""
+    if mode == "pinned" and pin_thresholds():
+        release_free_heap()
+    return "pinned" if _pinned else "default"

@@ -1,40 +1,28 @@
-"""The isolated workers of this process (a Hydra job or a joblib worker), reused across its points."""
+"""Where a point's worker comes from: a fresh one for every point and every attempt.
+
+Forked by the sweep's fork server where it has the point's library loaded (a local sweep's CPU
+backends), spawned otherwise. No worker is reused: a point's time and memory then depend on
+nothing that ran before it, and every point starts from the state of a process that has just
+imported its library, as a user's script does (issue 18: glibc's heap is left at its defaults).
+"""
 from __future__ import annotations
 
-import atexit
-
-from qbench.backends.registry import backend_key
 from qbench.execution import forkserver
-from qbench.execution.workers import LOAD_TIMEOUT_SECONDS, SpawnedWorker, Worker, WorkerFailure
-
-# Workers of this process (a Hydra job process or a joblib/loky worker), reused across jobs.
-_POOL: dict[tuple, Worker] = {}
+from qbench.execution.workers import LOAD_TIMEOUT_SECONDS, SpawnedWorker
 
 
 def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
-    """Execute `qbench.execution.timing.measure(request)` in a pooled worker with a hard timeout."""
-    key = (backend_key(request["backend"]), threads, memory_limit_gb)
-    worker = _POOL.get(key)
-    if worker is None or not worker.alive():
-        worker = _POOL[key] = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb)
-                               or SpawnedWorker(threads, memory_limit_gb))
+    """Execute `qbench.execution.timing.measure(request)` in a fresh worker with a hard timeout.
+    A failure raises `qbench.execution.workers.WorkerFailure`; the worker never outlives the call."""
+    worker = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb)
+              or SpawnedWorker(threads, memory_limit_gb))
     try:
-        import_seconds = 0.0
-        if not worker.loaded:
-            import_seconds = worker.import_seconds + worker.call({"op": "load", "backend": request["backend"]},
-                                                                 LOAD_TIMEOUT_SECONDS)
-            worker.loaded = True
+        import_seconds = worker.import_seconds
+        if not worker.loaded:  # spawned: the import is outside the timeout, as it is outside the timing
+            import_seconds += worker.call({"op": "load", "backend": request["backend"]}, LOAD_TIMEOUT_SECONDS)
         outcome = worker.call({"op": "measure", "request": request}, timeout)
         outcome["import_seconds"] += import_seconds
+        outcome["worker"] = worker.how
         return outcome
-    except WorkerFailure:
+    finally:
         worker.kill()
-        _POOL.pop(key, None)
-        raise
-
-
-@atexit.register
-def shutdown_pool() -> None:
-    for worker in _POOL.values():
-        worker.kill()
-    _POOL.clear()

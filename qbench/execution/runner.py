@@ -153,7 +153,7 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
 
     request = {"backend": plain["backend"], "circuit": circuit, "spec": spec,
                "execution": {k: ex.get(k) for k in ("warmup_runs", "repetitions", "verify_max_qubits", "min_time",
-                                                    "max_repetitions", "target_rel_ci", "timeout_per_run")}}
+                                                    "max_repetitions", "target_rel_ci", "timeout_per_run", "heap")}}
     with gpu_slot(backend.device, ex["gpus"]):
         outcome, record["attempts"] = _execute_with_retries(request, ex, threads)
     if outcome is None:
@@ -165,12 +165,14 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     times = outcome["execution_times_seconds"]
     median = statistics.median(times)
     record["config"]["backend_options"].update(outcome["backend_details"])
-    record["environment"]["heap"] = outcome.get("heap")  # qbench.allocator: how the timed runs' heap behaved
+    record["environment"]["heap"] = outcome["heap"]  # qbench.execution.heap: default or pinned
+    record["environment"]["worker"] = outcome.get("worker", "in-process")  # forked, spawned (or isolation=none)
     record["metrics"].update(
         execution_time_seconds=median, execution_times_seconds=times, **stats.describe(times),
         repetitions_stop=outcome.get("repetitions_stop"),
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
         convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
+        memory_baseline_mb=outcome["memory_baseline_mb"], memory_run_mb=outcome["memory_run_mb"],
         throughput_shots_per_second=plain["shots"] / median if median > 0 and spec.compute == "sampling" else None,
         **outcome["verification"],
     )

@@ -13,13 +13,28 @@ from qbench.execution import calibration, heap
 from qbench.execution.verify import verify
 
 
+def resident_mb() -> float | None:
+    """This process's resident memory now (VmRSS), in MiB; None where /proc is not there."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def measure(request: dict) -> dict:
-    """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed)."""
+    """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed).
+
+    Memory: the resident size before the point (`memory_baseline_mb`), the peak during it
+    (`memory_peak_mb`) and the difference, what the point itself needed (`memory_run_mb`)."""
     point_started = time.perf_counter()  # timeout_per_run counts from the request
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
-    heap.pin_thresholds()  # the same heap behaviour whatever ran before in this process
-    heap.release_free_heap()
+    heap_mode = heap.prepare(execution["heap"])
+    memory_baseline_mb = resident_mb()  # the process before the point: interpreter and imported libraries
     pipes.reset_peak_rss()
 
     start = time.perf_counter()
@@ -43,10 +58,16 @@ def measure(request: dict) -> dict:
     times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
     raw = last[0]
     memory_peak_mb = pipes.peak_rss_mb()
-    # A simulator in a child process of its own (QuEST, LRET) holds its state there: add that process's peak.
+    memory_run_mb = None
+    if memory_peak_mb is not None and memory_baseline_mb is not None:
+        memory_run_mb = max(0.0, memory_peak_mb - memory_baseline_mb)
+    # A simulator in a child process of its own (QuEST, LRET) holds its state there: add that
+    # process's peak to the total and to the point's own share (the child exists for the point).
     child_peak = getattr(backend, "child_peak_rss_mb", None)
     if child_peak is not None and memory_peak_mb is not None:
-        memory_peak_mb += child_peak(prepared) or 0.0
+        child_mb = child_peak(prepared) or 0.0
+        memory_peak_mb += child_mb
+        memory_run_mb = (memory_run_mb or 0.0) + child_mb
 
     histogram = backend.histogram(prepared, raw)
     return {
@@ -57,7 +78,9 @@ def measure(request: dict) -> dict:
         "execution_times_seconds": times,
         "repetitions_stop": stop,
         "memory_peak_mb": memory_peak_mb,
-        "heap": heap.describe(),
+        "memory_baseline_mb": memory_baseline_mb,
+        "memory_run_mb": memory_run_mb,
+        "heap": heap_mode,
         "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"], raw),
         "backend_details": {**backend.describe(), **backend.noise_details(circuit, spec)},
     }

@@ -1,10 +1,10 @@
 """Isolated worker processes: the timed work of a run never happens in the Hydra job.
 
-A worker is `python -m qbench.execution.workers`, speaking length-prefixed pickles over its
-stdin/stdout. It imports a backend's library once and serves every later run of
-that backend; a worker that crashed, hung or timed out is killed and replaced.
-A segfault, abort or OOM kill in a simulator therefore becomes a record, never a
-dead sweep.
+A worker serves one point (one attempt): forked already loaded by the sweep's fork server
+(`qbench.execution.forkserver`), or spawned as `python -m qbench.execution.workers` and told to
+load the library first. Both speak length-prefixed pickles (`qbench.pipes`), over a socket or
+the spawned process's stdin/stdout. A segfault, abort, hang or OOM kill in a simulator therefore
+becomes a record, never a dead sweep; the next attempt or point gets a fresh worker.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import time
 import traceback
 
 from qbench import pipes
+from qbench.execution.lifetime import die_with_parent
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
@@ -45,12 +46,13 @@ def _describe_exit(code: int) -> str:
 
 
 class Worker:
-    """One child process serving runs of one backend configuration, over `requests`/`replies` fds."""
+    """One child process serving a point of one backend configuration, over `requests`/`replies` fds."""
 
     requests: int
     replies: int
-    loaded = False
-    import_seconds = 0.0  # spent loading the library before this worker existed (a zygote's import)
+    how = "spawned"        # recorded as environment.worker
+    loaded = False         # the library is imported already (forked from a loaded parent)
+    import_seconds = 0.0   # spent importing the library before this worker existed (the fork server's)
 
     def call(self, message: dict, timeout: float):
         try:
@@ -81,15 +83,12 @@ class SpawnedWorker(Worker):
 
     def __init__(self, threads: int, memory_limit_gb: float | None):
         env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
-        limit = int(memory_limit_gb * 2**30) if memory_limit_gb else None
-
-        def cap_memory():  # runs in the child: a runaway allocation fails there, not in the sweep
-            if limit:
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+        limit = str(int(memory_limit_gb * 2**30)) if memory_limit_gb else "0"
+        # No preexec_fn: the worker sets its own death signal and memory cap (`_start`), so
+        # subprocess can vfork instead of copying this job's page tables (~300 MB) per point.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "qbench.execution.workers"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=env, preexec_fn=cap_memory, close_fds=True,
+            [sys.executable, "-m", "qbench.execution.workers", str(os.getpid()), limit],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
         )
         self.requests, self.replies = self.process.stdin.fileno(), self.process.stdout.fileno()
 
@@ -108,8 +107,11 @@ class SpawnedWorker(Worker):
 class ForkedWorker(Worker):
     """A worker forked by the sweep's fork server (qbench.execution.forkserver), already loaded, talking over a socket.
 
-    It is the zygote's child, not ours: the zygote reaps it and sends its exit code on `control`.
+    It is the server's child, not ours: the server reaps it and sends its exit code on `control`.
     """
+
+    how = "forked"
+    loaded = True
 
     def __init__(self, pid: int, channel, control, import_seconds: float):
         self.pid, self.channel, self.control, self.import_seconds = pid, channel, control, import_seconds
@@ -125,7 +127,7 @@ class ForkedWorker(Worker):
                 return None
             except OSError:
                 data = b""
-            self.exit_code = pickle.loads(data)["exit"] if data else -signal.SIGKILL  # zygote gone: assume killed
+            self.exit_code = pickle.loads(data)["exit"] if data else -signal.SIGKILL  # server gone: assume killed
         return self.exit_code
 
     def alive(self) -> bool:
@@ -135,12 +137,15 @@ class ForkedWorker(Worker):
         return self._exit_report(None)
 
     def kill(self) -> None:
+        if self.channel.fileno() == -1:
+            return  # killed already
         if self.alive():
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self.wait()
+            self.exit_code = -signal.SIGKILL
+        # No need to wait for the server's exit report: the server reaps its own children.
         self.channel.close()
         self.control.close()
 
@@ -148,7 +153,7 @@ class ForkedWorker(Worker):
 def serve(requests: int | None = None, replies: int | None = None) -> None:
     """Worker main loop: answer requests until the parent closes its end.
 
-    Spawned: over this process's stdin/stdout. Forked by a zygote: over the given socket fds.
+    Spawned: over this process's stdin/stdout. Forked by the fork server: over the given socket fds.
     """
     requests = os.dup(0) if requests is None else requests
     replies = os.dup(1) if replies is None else replies
@@ -175,5 +180,18 @@ def serve(requests: int | None = None, replies: int | None = None) -> None:
         pipes.write_message(replies, reply)
 
 
+def _start(parent: int, memory_limit_bytes: int) -> None:
+    """A spawned worker's first act: die with the job that started it, and cap its address space
+    (a runaway allocation fails here, as a MemoryError, not in the sweep)."""
+    die_with_parent()
+    if os.getppid() != parent:  # the job died before the death signal was set
+        os._exit(1)
+    if memory_limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+
+
 if __name__ == "__main__":
+    _start(int(sys.argv[1]), int(sys.argv[2]))
     serve()
+    sys.stderr.flush()
+    os._exit(0)  # its point is served: tearing down the imported libraries would only cost time

@@ -1,135 +1,193 @@
-"""Workers forked by the sweep's zygote (qbench.zygote): loaded once, correct, and every fault still a record."""
+"""The fork server of a local sweep (qbench.execution.forkserver): each library imported once, a
+fresh loaded worker forked per point, correct results, every fault still a record, and only what
+the adapter declares forkable (on the CPU) is forked."""
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from omegaconf import OmegaConf
 
-from qbench.circuits import canonical as circuits
-from qbench.execution import workers as worker
-from qbench.execution import forkserver as zygote
+from qbench.app.hydra_internals import args_parser
 from qbench.backends.base import RunSpec
+from qbench.backends.registry import instantiate_backend
+from qbench.circuits import canonical as circuits
+from qbench.cli.preflight import preflight
+from qbench.execution import forkserver, pool
+from qbench.execution.workers import WorkerFailure
 from tests.helpers import PLUGIN_CONF, assert_matches_reference
 
-CONF = os.path.join(os.path.dirname(zygote.__file__), "conf", "backend")
+
+def sweep_points(*overrides: str):
+    """The pre-flight points of `python -m qbench -m OVERRIDES`, as the CLI hands them to start_for."""
+    expansion, problem = preflight(args_parser().parse_args(["-m", *overrides, f"hydra.searchpath=[file://{PLUGIN_CONF}]"]))
+    assert problem is None, problem
+    return expansion.points
 
 
-def backend(name: str, **options) -> dict:
-    path = PLUGIN_CONF / "backend" / f"{name}.yaml" if name == "faulty" else os.path.join(CONF, f"{name}.yaml")
-    return {**OmegaConf.to_container(OmegaConf.load(path)), **options}
+def backend_config(points, name: str) -> dict:
+    from omegaconf import OmegaConf
+
+    return next(OmegaConf.to_container(p.cfg.backend, resolve=True) for p in points if p.cfg.backend.name == name)
 
 
 def request(config: dict, n_qubits: int = 4) -> dict:
     return {"backend": config, "circuit": circuits.build("ghz", n_qubits, None, 42),
             "spec": RunSpec(shots=1000, seed=42, threads=1, noise={"name": "none", "strength": 0.0}),
-            "execution": {"warmup_runs": 0, "repetitions": 2, "verify_max_qubits": 18}}
+            "execution": {"warmup_runs": 0, "repetitions": 2, "verify_max_qubits": 18, "heap": "default"}}
 
 
 @pytest.fixture
-def zygote_with():
-    worker.shutdown_pool()  # workers earlier in-process tests left in this process's pool
-
-    def start(configs, threads=1):
-        zygote.start(configs, threads)
-        return zygote._started
+def server():
+    """start_for(points) as the CLI calls it; the servers stopped afterwards."""
+    def start(*overrides: str):
+        points = sweep_points(*overrides)
+        forkserver.start_for(points)
+        return points, forkserver.plan(points)
     yield start
-    worker.shutdown_pool()
-    zygote.stop()
+    forkserver.stop()
 
 
-def test_forked_worker_is_preloaded_and_matches_the_reference(zygote_with):
-    cirq = backend("cirq")
-    zygote_with([cirq])
-    first = worker.run_isolated(request(cirq, 4), 60, 1, None)
-    (forked,) = worker._POOL.values()
-    assert isinstance(forked, worker.ForkedWorker)
-    with pytest.raises(ChildProcessError):  # the zygote's child, not ours
-        os.waitpid(forked.pid, os.WNOHANG)
-    assert_matches_reference(first, 4, 1000)
-    assert first["import_seconds"] > 0.1  # cirq's import in the zygote, reported with the first run
-    second = worker.run_isolated(request(cirq, 6), 60, 1, None)
-    assert_matches_reference(second, 6, 1000)
-    assert second["import_seconds"] == 0 and list(worker._POOL.values()) == [forked]
+def test_each_point_gets_a_fresh_fork_of_a_parent_that_imported_the_library_once(server):
+    points, plan = server("backend=cirq", "n_qubits=4,6", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    cirq = backend_config(points, "cirq")
+    assert plan == {1: [cirq]}  # two joblib workers on this machine's cores: 1 thread each
+    first, second = (forkserver.fork_worker(cirq, 1, None) for _ in range(2))
+    try:
+        assert first.pid != second.pid and first.pid != os.getpid()
+        assert first.import_seconds > 0.1 and second.import_seconds == 0  # cirq imported once, in the server
+        with pytest.raises(ChildProcessError):  # the server's children, not ours
+            os.waitpid(first.pid, os.WNOHANG)
+    finally:
+        first.kill(), second.kill()
+    for n_qubits in (4, 6):
+        outcome = pool.run_isolated(request(cirq, n_qubits), 60, 1, None)
+        assert outcome["worker"] == "forked" and outcome["import_seconds"] == 0
+        assert_matches_reference(outcome, n_qubits, 1000)
 
 
-def test_faults_in_a_forked_worker(zygote_with):
-    segfault, hang = backend("faulty", fault="segfault"), backend("faulty", fault="hang")
-    allocate = backend("faulty", fault="allocate")
-    zygote_with([segfault])
-    with pytest.raises(worker.WorkerFailure, match="SIGSEGV") as crash:
-        worker.run_isolated(request(segfault), 30, 1, None)
+def test_faults_in_a_forked_worker_become_failures(server):
+    points, _ = server("backend=faulty", "++backend.fault=segfault,hang,allocate", "n_qubits=3",
+                       "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    segfault, hang, allocate = (dict(backend_config(points, "faulty"), fault=f)
+                                for f in ("segfault", "hang", "allocate"))
+    with pytest.raises(WorkerFailure, match="SIGSEGV") as crash:
+        pool.run_isolated(request(segfault), 30, 1, None)
     assert crash.value.status == "error"
 
     start = time.monotonic()
-    with pytest.raises(worker.WorkerFailure) as timeout:
-        worker.run_isolated(request(hang), 1.5, 1, None)
-    assert timeout.value.status == "timeout" and time.monotonic() - start < 5
+    with pytest.raises(WorkerFailure) as timeout:
+        pool.run_isolated(request(hang), 1.5, 1, None)
+    assert timeout.value.status == "timeout" and "timeout_per_run=1.5s" in timeout.value.message
+    assert time.monotonic() - start < 30  # killed at its timeout, not left to the fault's hour-long sleep
 
-    with pytest.raises(worker.WorkerFailure) as memory:
-        worker.run_isolated(request(allocate), 30, 1, 4)
+    with pytest.raises(WorkerFailure) as memory:  # the cap is set in the forked child too
+        pool.run_isolated(request(allocate), 30, 1, 4)
     assert memory.value.error_type == "MemoryError"
-    assert worker._POOL == {}  # every failed worker was dropped, none is left behind
 
 
-def test_only_forkable_backends_at_the_zygotes_threads_are_forked(zygote_with):
-    cirq = backend("cirq")
-    zygote_with([cirq], threads=1)
-    assert zygote.fork_worker(cirq, threads=2, memory_limit_gb=None) is None      # other OMP settings
-    assert zygote.fork_worker(backend("quest"), 1, None) is None                   # load() starts a process
-    assert zygote.fork_worker(backend("cirq", device="GPU"), 1, None) is None      # CUDA cannot be forked
-    forked = zygote.fork_worker(cirq, 1, None)
+def test_only_what_the_adapter_declares_forkable_is_forked(server):
+    points, plan = server("backend=cirq,quest-v3,quest,lret-phase7,cuquantum", "n_qubits=4",
+                          "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert [config["name"] for config in plan[1]] == ["cirq"]
+    for name in ("quest-v3", "quest", "lret-phase7", "cuquantum"):  # helper processes, the GPU
+        assert instantiate_backend(backend_config(points, name)).forkable is False
+        assert forkserver.fork_worker(backend_config(points, name), 1, None) is None
+    gpu = dict(backend_config(points, "cirq"), device="GPU")
+    assert forkserver.fork_worker(gpu, 1, None) is None                      # CUDA does not survive a fork
+    assert forkserver.fork_worker(backend_config(points, "cirq"), 2, None) is None  # no server at 2 threads
+    forked = forkserver.fork_worker(backend_config(points, "cirq"), 1, None)
     assert forked is not None and forked.alive()
     forked.kill()
-    assert not forked.alive() and forked.wait() == -9
+    assert not forked.alive() and forked.wait() == -signal.SIGKILL
+    assert wait_until_gone(forked.pid)
 
 
-def test_zygote_ends_with_its_launching_process(zygote_with):
-    process = zygote_with([backend("stim")])
-    assert process.poll() is None
-    zygote.stop()
-    assert process.poll() is not None and zygote.ADDRESS_ENV not in os.environ
-    assert zygote.fork_worker(backend("stim"), 1, None) is None  # no zygote: a spawned worker is used
+def wait_until_gone(pid: int, seconds: float = 30) -> bool:
+    """True once `pid` has ended and been reaped (or is a zombie); the limit only bounds a failure."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
-def test_preloads_stream_in_and_the_first_fixes_the_thread_settings(zygote_with):
-    worker.shutdown_pool()
-    zygote.spawn()  # as the CLI does, before anything is composed
-    try:
-        assert zygote.preload(backend("stim"), threads=1)
-        assert not zygote.preload(backend("cirq"), threads=2)  # other settings: its jobs spawn workers
-        zygote.serve()
-        assert os.environ[zygote.THREADS_ENV] == "1"
-        forked = zygote.fork_worker(backend("stim"), 1, None)
-        assert forked is not None and forked.import_seconds > 0  # stim was imported by the zygote
-        forked.kill()
-    finally:
-        zygote.stop()
+def test_a_non_forkable_adapter_runs_in_a_spawned_worker(server):
+    points, _ = server("backend=cirq,quest-v3", "n_qubits=4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    quest = backend_config(points, "quest-v3")
+    if instantiate_backend(quest).available():
+        pytest.skip(instantiate_backend(quest).available())
+    quest_request = request(quest)
+    quest_request["spec"] = RunSpec(shots=1000, seed=42, threads=1, noise={"name": "none", "strength": 0.0})
+    outcome = pool.run_isolated(quest_request, 120, 1, None)
+    assert outcome["worker"] == "spawned" and outcome["import_seconds"] > 0  # it started its own QuEST
+    assert outcome["verification"]["fidelity"] >= 1 - 1e-6
 
 
-def test_bad_input_stops_the_early_zygote_at_once(tmp_path):
-    """The CLI starts the zygote before composing; a sweep that fails pre-flight leaves none behind."""
-    import subprocess
-    import sys
-
-    started = time.monotonic()
-    cli = subprocess.Popen([sys.executable, "-m", "qbench", "-m", "backend=cirq,nope", "n_qubits=4,6"],
-                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, stderr = cli.communicate(timeout=60)
-    assert cli.returncode == 2 and stderr.count("\n") == 1 and "unknown backend 'nope'" in stderr
-    assert time.monotonic() - started < 10  # not held up by the zygote's cirq import
-    left = subprocess.run(["pgrep", "-f", f"qbench-zygote-{cli.pid}-"], capture_output=True, text=True)
-    assert left.stdout == ""
-    assert not (tmp_path / "outputs").exists()
+def test_no_server_for_a_sweep_that_runs_elsewhere_or_in_process():
+    assert forkserver.plan(sweep_points("backend=cirq,stim", "n_qubits=4", "execution.isolation=none")) == {}
+    assert forkserver.plan(sweep_points("backend=cirq", "n_qubits=4,6", "hydra/launcher=submitit_slurm")) == {}
 
 
-def test_what_the_zygote_imports_before_the_thread_settings_loads_no_native_thread_pool():
-    """NumPy (OpenBLAS) and the OpenMP runtime read their thread counts once, when loaded: anything
-    imported before the sweep's settings arrive must load neither."""
-    import subprocess
-    import sys
+def test_the_server_ends_with_its_launching_process(tmp_path):
+    """stop() ends it; so does the launcher's death (SIGKILL leaves no chance to call stop())."""
+    probe = ("import sys, json; from qbench.app.hydra_internals import args_parser; "
+             "from qbench.cli.preflight import preflight; from qbench.execution import forkserver; "
+             "points = preflight(args_parser().parse_args(['-m', 'backend=stim', 'n_qubits=3,4']))[0].points; "
+             "forkserver.start_for(points); print(json.dumps([s.pid for s in forkserver._servers]), flush=True); "
+             "sys.stdin.read()")
+    launcher = subprocess.Popen([sys.executable, "-c", probe], cwd=tmp_path, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    (server_pid,) = json.loads(launcher.stdout.readline())
+    os.kill(server_pid, 0)  # running
+    launcher.kill()
+    launcher.wait()
+    assert wait_until_gone(server_pid)  # its death signal: the launcher had no chance to stop() it
 
-    probe = ("import sys; from qbench.zygote import THREAD_FREE_IMPORTS as names; [__import__(n) for n in names]; "
-             "import pathlib; maps = pathlib.Path('/proc/self/maps').read_text(); "
-             "print(len(names), 'numpy' in sys.modules, 'libgomp' in maps or 'libomp' in maps, 'openblas' in maps)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == [str(len(zygote.THREAD_FREE_IMPORTS)), "False", "False", "False"]
+
+def test_stop_ends_the_servers_and_jobs_then_spawn(server):
+    points, _ = server("backend=stim", "n_qubits=3,4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    (process,) = forkserver._servers
+    forkserver.stop()
+    assert process.poll() is not None and forkserver.ADDRESS_ENV not in os.environ
+    assert forkserver.fork_worker(backend_config(points, "stim"), 1, None) is None
+    outcome = pool.run_isolated(request(backend_config(points, "stim")), 60, 1, None)
+    assert outcome["worker"] == "spawned"
+
+
+FORKABLE = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
+THREAD_PROBE = r"""
+import json, os, sys, yaml
+from qbench.backends.registry import instantiate_backend
+backend = instantiate_backend(yaml.safe_load(open(sys.argv[1])))
+backend.load()
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+maps = open("/proc/self/maps").read()
+print(json.dumps({"forkable": backend.forkable, "threads": names, "openmp": "libgomp" in maps or "libomp" in maps}))
+"""
+
+
+@pytest.mark.parametrize("name", FORKABLE)
+def test_a_forkable_adapters_import_starts_no_thread_its_child_would_need(name):
+    """After fork only the forking thread exists in the child. At a sweep worker's settings
+    (1 thread), loading a forkable adapter may start no thread but jemalloc's background purger
+    (pyarrow's allocator, which pandas imports; jemalloc re-initialises itself in a forked child)."""
+    from pathlib import Path
+
+    import qbench
+
+    config = Path(qbench.__file__).parent / "conf" / "backend" / f"{name}.yaml"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", THREAD_PROBE, str(config)], capture_output=True, text=True,
+                          env=env, check=True)
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["forkable"] is True
+    others = [t for t in found["threads"] if t != "jemalloc_bg_thd"]
+    assert len(others) == 1, found["threads"]  # the main thread alone: no OpenMP or BLAS pool started

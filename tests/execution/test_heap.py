@@ -1,5 +1,6 @@
-"""qbench.allocator in fresh processes (its settings are process-wide): with the thresholds pinned, a
-1 MiB block comes from the heap instead of a fresh mmap, whatever ran before; the free heap is released."""
+"""qbench.execution.heap in fresh processes (its settings are process-wide): by default glibc's own
+behaviour is left alone (a 1 MiB block is a fresh mmap in a fresh process); pinned, it comes from the
+heap whatever ran before, and the free heap is released. The record says which."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from qbench.execution.runner import run_point
+from tests.helpers import compose_point, run_qbench
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 
@@ -28,9 +32,7 @@ libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 libc.mallinfo2.restype = MallInfo2
-out = {}
-if sys.argv[2] == "pin":
-    out["pinned"] = allocator.pin_thresholds()
+out = {"heap": allocator.prepare(sys.argv[2])}
 before = libc.mallinfo2().hblks  # the interpreter's own mapped blocks
 block = libc.malloc(1 << 20)
 out["mmapped_blocks_for_1MiB"] = libc.mallinfo2().hblks - before
@@ -50,14 +52,31 @@ def probe(mode: str) -> dict:
     return json.loads(done.stdout)
 
 
-def test_a_fresh_process_maps_a_1_mib_block_of_its_own_by_default():
-    assert probe("default")["mmapped_blocks_for_1MiB"] == 1  # glibc's 128 KiB threshold, not yet moved
+def test_the_default_heap_is_glibcs_own():
+    found = probe("default")
+    assert found["heap"] == "default"
+    assert found["mmapped_blocks_for_1MiB"] == 1  # glibc's 128 KiB threshold, not moved by qbench
 
 
 def test_pinned_thresholds_serve_it_from_the_heap_and_keep_freed_memory_until_released():
-    found = probe("pin")
-    assert found["pinned"] is True
+    found = probe("pinned")
+    assert found["heap"] == "pinned"
     assert found["mmapped_blocks_for_1MiB"] == 0
     assert found["free_heap_before_release"] >= 16 << 20  # kept for the next gate's arrays, not trimmed
     assert found["released"] is True
     assert found["free_heap_after_release"] < 1 << 20
+
+
+def test_the_record_says_which_heap_its_timed_runs_had(workdir):
+    default = run_point(compose_point("backend=stim", "execution=quick"), workdir / "d", "test")
+    pinned = run_point(compose_point("backend=stim", "execution=quick", "execution.heap=pinned"), workdir / "p", "test")
+    assert default["environment"]["heap"] == "default" and default["config"]["execution"]["heap"] == "default"
+    assert pinned["environment"]["heap"] == "pinned"
+    assert default["status"] == pinned["status"] == "success"
+
+
+def test_another_heap_is_bad_input(workdir):
+    result = run_qbench("execution.heap=tuned", cwd=workdir)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "qbench: error: execution.heap='tuned' is not allowed; allowed: default or pinned"
+    assert not (workdir / "outputs").exists()

@@ -1,46 +1,45 @@
-"""Runs that cannot hurt the sweep: real faults in a test-only backend (tests/plugins)."""
+"""Runs that cannot hurt the sweep: real faults in a test-only backend (tests/plugins); a fresh
+worker for every point; memory a point needs apart from the libraries it imported."""
 import time
 
-from qbench.execution import workers as worker
 from qbench.execution.runner import run_point
 from tests.helpers import compose_point, run_qbench, sweep_records
 
 
 def test_faults_become_records_and_the_sweep_finishes(workdir):
     result = run_qbench(
-        "-m", "backend=faulty,stim", "++backend.fault=segfault,abort,hang,raise,allocate", "n_qubits=3",
+        "-m", "backend=faulty", "++backend.fault=none,segfault,abort,hang,raise,allocate", "n_qubits=3",
         "execution=quick", "execution.timeout_per_run=2", "execution.memory_limit_gb=4", cwd=workdir, plugins=True,
     )
     assert result.returncode == 1, "a sweep with errors/timeouts must exit non-zero"
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     records = sweep_records(workdir)
-    assert len(records) == 10
-    healthy = [r for r in records if r["backend"] == "stim"]
-    assert len(healthy) == 5 and all(r["status"] == "success" for r in healthy)
-    faults = {r["config"]["backend_options"]["fault"]: r for r in records if r["backend"] == "faulty"}
+    assert len(records) == 6
+    faults = {r["config"]["backend_options"]["fault"]: r for r in records}
+    assert faults["none"]["status"] == "success"
+    assert faults["none"]["environment"]["worker"] == "forked"  # a local sweep: from its fork server
     assert faults["segfault"]["status"] == "error"
     assert "SIGSEGV" in faults["segfault"]["error"]["message"]
     assert faults["abort"]["status"] == "error" and "SIGABRT" in faults["abort"]["error"]["message"]
     assert faults["hang"]["status"] == "timeout" and "timeout_per_run=2s" in faults["hang"]["reason"]
-    assert faults["hang"]["attempts"][0]["seconds"] < 6
+    assert faults["hang"]["attempts"][0]["seconds"] < 60  # killed at its timeout, not after the fault's hour of sleep
     assert faults["raise"]["status"] == "error"
     assert faults["raise"]["error"]["type"] == "RuntimeError"
     assert "simulated library failure" in faults["raise"]["error"]["message"]
     assert "Traceback" in faults["raise"]["error"]["traceback"]
     assert faults["allocate"]["status"] == "error" and faults["allocate"]["error"]["type"] == "MemoryError"
-    assert "10 points: 5 successful, 0 skipped/unavailable, 5 failed" in output
+    assert "6 points: 1 successful, 0 skipped/unavailable, 5 failed" in output
 
 
 def test_hang_is_killed_at_the_timeout(workdir):
     cfg = compose_point("backend=faulty", "backend.fault=hang", "execution=quick", "execution.timeout_per_run=2",
                         with_plugins=True)
-    start = time.monotonic()
     record = run_point(cfg, workdir, "test")
-    elapsed = time.monotonic() - start
     assert record["status"] == "timeout"
-    assert 2 <= record["attempts"][0]["seconds"] < 4, record["attempts"]
-    assert elapsed < 8  # includes the worker's start-up and import
+    # Not before the timeout; and killed then, not after the fault's hour-long sleep (the limit is
+    # generous: the worker's start and import are inside an attempt's seconds, on a loaded machine).
+    assert 2 <= record["attempts"][0]["seconds"] < 60, record["attempts"]
 
 
 def test_retries_run_on_a_fresh_worker_and_keep_every_attempt(workdir, tmp_path):
@@ -70,14 +69,14 @@ def test_skipped_and_unavailable_are_never_retried(workdir):
     assert record["status"] == "unavailable" and "CUDA" in record["reason"] and record["attempts"] == []
 
 
-def test_workers_are_reused_and_import_once(workdir):
-    worker.shutdown_pool()
+def test_every_point_gets_a_fresh_worker_that_imports_its_library(workdir):
+    """Without a fork server (a single run, SLURM, QuEST, LRET, the GPU) each point spawns its own
+    worker: the import is paid per point, outside the timed window and the timeout."""
     first = run_point(compose_point("backend=cirq", "execution=quick"), workdir / "a", "test")
-    pid = next(iter(worker._POOL.values())).process.pid
     second = run_point(compose_point("backend=cirq", "execution=quick", "n_qubits=5"), workdir / "b", "test")
-    assert first["metrics"]["import_seconds"] > 0.1
-    assert second["metrics"]["import_seconds"] == 0
-    assert next(iter(worker._POOL.values())).process.pid == pid
+    for record in (first, second):
+        assert record["status"] == "success" and record["environment"]["worker"] == "spawned"
+        assert record["metrics"]["import_seconds"] > 0.1  # cirq imported again: nothing carried over
 
 
 def test_memory_guard_skips_what_cannot_fit(workdir):
@@ -89,25 +88,33 @@ def test_memory_guard_skips_what_cannot_fit(workdir):
     assert capped["status"] == "skipped" and "execution.memory_limit_gb=0.05" in capped["reason"]
 
 
-def test_memory_peak_reflects_the_run(workdir):
-    small = run_point(compose_point("backend=qiskit-aer", "n_qubits=4", "execution=quick"), workdir / "s", "test")
-    large = run_point(compose_point("backend=qiskit-aer", "n_qubits=24", "execution=quick",
+def test_memory_run_is_the_points_own_and_the_baseline_the_libraries(workdir):
+    """memory_peak_mb is the worker's whole peak (the imported libraries included); the baseline
+    before the point and the peak above it tell what the simulation itself needed."""
+    small = run_point(compose_point("backend=cirq", "n_qubits=4", "execution=quick"), workdir / "s", "test")
+    large = run_point(compose_point("backend=cirq", "n_qubits=20", "execution=quick",
                                     "execution.verify_max_qubits=0"), workdir / "l", "test")
-    # 2^24 single-precision amplitudes = 128 MiB must show in the peak of the larger run only
-    assert large["metrics"]["memory_peak_mb"] - small["metrics"]["memory_peak_mb"] > 100
+    for record in (small, large):
+        m = record["metrics"]
+        assert m["memory_peak_mb"] >= m["memory_baseline_mb"] > 50  # Python, NumPy, cirq
+        assert abs(m["memory_peak_mb"] - m["memory_baseline_mb"] - m["memory_run_mb"]) < 1e-6
+    assert small["metrics"]["memory_run_mb"] < 0.1 * small["metrics"]["memory_baseline_mb"]
+    # 2^20 single-precision amplitudes = 8 MiB: the state (and cirq's working copies) is in the run's share
+    assert large["metrics"]["memory_run_mb"] >= large["metrics"]["memory_estimate_mb"] == 8
 
 
-def test_a_points_memory_peak_and_heap_do_not_carry_over_from_the_point_before(workdir):
-    """qbench.allocator: the heap a 20-qubit cirq run keeps (its arrays are under the pinned mmap
-    threshold) is handed back before the next point, so a small point after it peaks as it did alone."""
+def test_a_small_point_after_a_large_one_peaks_as_it_does_alone(workdir):
+    """glibc's default heap: a fresh worker per point, so nothing a 20-qubit run left in its heap
+    is there for the next point."""
     def point(n_qubits, name):
         return run_point(compose_point("backend=cirq", f"n_qubits={n_qubits}", "execution=quick",
                                        "execution.verify_max_qubits=0"), workdir / name, "test")
 
     alone, large, after = point(4, "a"), point(20, "l"), point(4, "b")
-    assert large["metrics"]["memory_peak_mb"] - alone["metrics"]["memory_peak_mb"] > 16  # 8 MiB states, copies
+    assert large["metrics"]["memory_run_mb"] - alone["metrics"]["memory_run_mb"] > 8
     assert abs(after["metrics"]["memory_peak_mb"] - alone["metrics"]["memory_peak_mb"]) < 4
-    assert after["environment"]["heap"].startswith("glibc thresholds pinned")
+    assert abs(after["metrics"]["memory_run_mb"] - alone["metrics"]["memory_run_mb"]) < 2
+    assert {r["environment"]["heap"] for r in (alone, large, after)} == {"default"}
 
 
 def test_threads_reach_the_worker_environment(workdir):
@@ -115,8 +122,6 @@ def test_threads_reach_the_worker_environment(workdir):
     record = run_point(cfg, workdir, "test")
     assert record["environment"]["threads"] == 1
     assert record["config"]["backend_options"]["threads"] is None  # backend-specific override unset
-    key = next(k for k in worker._POOL if k[1] == 1)
-    assert worker._POOL[key].process.pid > 0
 
 
 def test_gpu_slots_serialise_gpu_runs():

@@ -16,6 +16,7 @@ from qbench.backends.base import Backend, histogram_from_samples
 
 class FaultyBackend(Backend):
     modules = ("numpy",)
+    forkable = True  # load() only imports NumPy: its faults are tested in forked workers too
     packages = ("numpy",)
 
     def prepare(self, circuit, spec):
