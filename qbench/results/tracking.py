@@ -316,9 +316,10 @@ def _reading_client(uri: str):
     return client(uri)
 
 
-def export_sweep(uri: str, experiment: str, outputs: Path) -> Path:
-    """Download the result.json of every live child of the experiment's newest sweep into
-    outputs/mlflow_<sweep>/<point>/, so the summarizer can read an MLflow-only sweep."""
+def export_sweep(uri: str, experiment: str, outputs: Path, sweep: str | None = None) -> Path:
+    """Download the result.json of every live child of the experiment's newest sweep (or of the sweep
+    whose parent run is named `sweep`, e.g. bench_20261201_101500) into outputs/mlflow_<sweep>/<point>/,
+    so the summarizer (and qbench compare) can read an MLflow-only sweep."""
     try:
         mlflow = _reading_client(uri)
     except Unreachable as exc:
@@ -326,10 +327,11 @@ def export_sweep(uri: str, experiment: str, outputs: Path) -> Path:
     found = mlflow.get_experiment_by_name(experiment) if mlflow else None
     if found is None:
         raise LookupError(f"no MLflow experiment named '{experiment}' at {uri}")
-    sweeps = mlflow.search_runs([found.experiment_id], filter_string="tags.`qbench.kind` = 'sweep'",
+    named = f" and attributes.run_name = '{sweep}'" if sweep else ""
+    sweeps = mlflow.search_runs([found.experiment_id], filter_string="tags.`qbench.kind` = 'sweep'" + named,
                                 order_by=["attributes.start_time DESC"], max_results=1)
     if not sweeps:
-        raise LookupError(f"experiment '{experiment}' has no qbench sweep")
+        raise LookupError(f"experiment '{experiment}' has no qbench sweep" + (f" named '{sweep}'" if sweep else ""))
     parent = sweeps[0]
     target = Path(outputs) / f"mlflow_{parent.info.run_name}"
     for child in all_runs(mlflow, found.experiment_id, f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"):
