@@ -94,7 +94,8 @@ def _plan_point(index: int, point, extra: list[str], workers: int, built: dict) 
         entry["n_qubits"] = circuit.n_qubits  # circuit=qasm: the file's
         threads = backend.threads or threads_for(plain, workers)
         spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]),
-                       compute=entry["compute"], observable=plain.get("observable"))
+                       compute=entry["compute"],
+                       observable=plain.get("observable") if entry["compute"] == "expectation" else None)
         status, reason, estimate = precheck(backend, circuit, spec, workers, plain["execution"]["memory_limit_gb"])
     except circuits.CircuitUnavailable as exc:  # the runner records it skipped (e.g. a size MQT Bench cannot make)
         entry.update(status="skipped", reason=str(exc))

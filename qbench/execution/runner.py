@@ -141,7 +141,8 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     if circuit.metadata.get("gate_count_after") is not None:  # imported or generated: where it came from
         record["config"]["circuit_source"] = dict(circuit.metadata)
     spec = RunSpec(shots=plain["shots"], seed=plain["seed"], threads=threads, noise=dict(plain["noise"]),
-                   compute=plain.get("compute") or "sampling", observable=plain.get("observable"))
+                   compute=plain.get("compute") or "sampling",
+                   observable=plain.get("observable") if plain.get("compute") == "expectation" else None)
     ex = plain["execution"]
 
     status, reason, estimate = precheck(backend, circuit, spec, concurrency, ex["memory_limit_gb"])

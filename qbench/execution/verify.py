@@ -12,8 +12,9 @@ from qbench.circuits.noise import Noise
 
 # |<H> - exact| allowed, per unit of sum |coefficient| of the observable, by the simulation's precision.
 EXPECTATION_TOLERANCE = {"single": 1e-5, "double": 1e-10}
-# A state's marginals P(qubit q = 1) are recorded for the summary's cross-check: rounded to this.
-MARGINAL_DIGITS = 12
+# A state's digest for the summary's cross-check (`state_digest`): rounded to this, over this many qubits.
+DIGEST_DIGITS = 12
+DIGEST_QUBITS = 6
 
 
 def verify(backend: Backend, prepared: Any, circuit, histogram: dict, spec, max_qubits: int, raw: Any = None) -> dict:
@@ -92,20 +93,31 @@ def _exact_state(circuit, max_qubits: int):
     return reference.statevector(circuit) if state is None else state
 
 
-def marginals(state: np.ndarray) -> list[float]:
-    """P(qubit q = 1) for each q: what the summary compares across backends when no reference exists."""
+def state_digest(state: np.ndarray) -> list[float]:
+    """What the summary compares between backends when no reference exists: the joint distribution of the
+    first k = min(n, DIGEST_QUBITS) qubits measured in the Z basis, then in the X basis (H on those k
+    first), 2 x 2^k numbers. Correlations and relative phases among those qubits change it; a global
+    phase does not."""
     n = int(round(np.log2(len(state))))
-    p = reference.probabilities(state).reshape((2,) * n)
-    return [round(float(p.sum(axis=tuple(a for a in range(n) if a != q))[1]), MARGINAL_DIGITS) for q in range(n)]
+    k = min(n, DIGEST_QUBITS)
+    tensor = np.asarray(state, dtype=complex).reshape((2,) * n)
+    tensor = tensor / np.linalg.norm(tensor)
+    rest = tuple(range(k, n))
+    z = (np.abs(tensor) ** 2).sum(axis=rest).reshape(-1)
+    hadamard = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    for q in range(k):
+        tensor = np.moveaxis(np.tensordot(hadamard, tensor, axes=([1], [q])), 0, q)
+    x = (np.abs(tensor) ** 2).sum(axis=rest).reshape(-1)
+    return [round(float(v), DIGEST_DIGITS) for v in (*z, *x)]
 
 
 def _verify_state(circuit, state, max_qubits: int) -> dict:
     """The returned state vector: fidelity |<exact|state>|^2 up to max_qubits; above, the classical fidelity of
     |state|^2 to a sparse closed-form distribution (ghz, qpe, iqft), else unverified (cross-checked by value
-    in the summary through its marginals)."""
+    in the summary through its `state_digest`)."""
     state = np.asarray(state).reshape(-1)
     result = {"fidelity": None, "fidelity_method": None, "state_norm": float(np.linalg.norm(state)),
-              "state_marginals": marginals(state)}
+              "state_digest": state_digest(state)}
     if len(state) != 2**circuit.n_qubits:
         result["fidelity_method"] = f"wrong answer: {len(state)} amplitudes for {circuit.n_qubits} qubits"
         result["fidelity"] = 0.0

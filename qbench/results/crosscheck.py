@@ -9,8 +9,8 @@ give the same answer. For each such point with two or more successful backends:
   sqrt(p(1-p) (1/n1 + 1/n2)) (Jensen on each |q1(x) - q2(x)|), and TVD moves by at most 1/n1 (1/n2)
   per shot, so McDiarmid adds sqrt(ln(1/delta) (1/n1 + 1/n2) / 2). p is estimated by the pooled
   histogram; delta = FAILURE_PROBABILITY per pair. A pair past that bound disagrees.
-* statevector: the states' one-qubit marginals P(q = 1) (recorded by verification), within
-  MARGINAL_TOLERANCE of the coarser precision.
+* statevector: the states' digests (recorded by verification: the joint Z- and X-basis distributions of
+  their first 6 qubits), largest difference within DIGEST_TOLERANCE of the coarser precision.
 * expectation: |<H>_a - <H>_b| within the sum of the two runs' recorded tolerances.
 
 A backend that disagrees with every other backend of a point, while those agree among themselves, is
@@ -27,7 +27,7 @@ from qbench.circuits import canonical
 from qbench.results import records
 
 FAILURE_PROBABILITY = 1e-6
-MARGINAL_TOLERANCE = {"single": 1e-3, "double": 1e-8}
+DIGEST_TOLERANCE = {"single": 1e-3, "double": 1e-8}
 
 
 def two_sample_tvd(a: dict, b: dict) -> tuple[float, float]:
@@ -78,10 +78,10 @@ def _compare(compute: str, a: dict, b: dict, hist_a, hist_b) -> tuple[float, flo
     if compute == "sampling":
         return None if hist_a is None or hist_b is None else two_sample_tvd(hist_a, hist_b)
     if compute == "statevector":
-        xa, xb = ma.get("state_marginals"), mb.get("state_marginals")
+        xa, xb = ma.get("state_digest"), mb.get("state_digest")
         if not isinstance(xa, list) or not isinstance(xb, list) or len(xa) != len(xb):
             return None
-        tolerance = MARGINAL_TOLERANCE["single" if "single" in (_precision(a), _precision(b)) else "double"]
+        tolerance = DIGEST_TOLERANCE["single" if "single" in (_precision(a), _precision(b)) else "double"]
         return max((abs(x - y) for x, y in zip(xa, xb)), default=0.0), tolerance
     va, vb = ma.get("expectation_value"), mb.get("expectation_value")
     if not isinstance(va, (int, float)) or not isinstance(vb, (int, float)):
@@ -89,7 +89,7 @@ def _compare(compute: str, a: dict, b: dict, hist_a, hist_b) -> tuple[float, flo
     return abs(va - vb), (ma.get("expectation_tolerance") or 1e-5) + (mb.get("expectation_tolerance") or 1e-5)
 
 
-STATISTIC = {"sampling": "TVD", "statevector": "max marginal difference", "expectation": "|<H> difference|"}
+STATISTIC = {"sampling": "TVD", "statevector": "max digest difference", "expectation": "|<H> difference|"}
 
 
 def check(sweep_dir: Path, kept: list[dict], points: list[str]) -> list[dict]:

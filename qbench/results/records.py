@@ -57,7 +57,8 @@ def point_config(cfg: dict) -> dict:
     if options:  # qaoa, mqt, qasm only (the file's sha256, MQT Bench's version): other run_ids stay as they were
         config["circuit_options"] = {**options, **canonical.source_identity(cfg["circuit"])}
     if cfg.get("compute", "sampling") != "sampling":  # likewise: sampling points keep their run_ids
-        config["compute"], config["observable"] = cfg["compute"], cfg.get("observable")
+        config["compute"] = cfg["compute"]
+        config["observable"] = cfg.get("observable") if cfg["compute"] == "expectation" else None
     return config
 
 

@@ -204,8 +204,9 @@ def cross_check(summary) -> str:
     wrong = [m for e in entries for m in e["messages"]]
     out = ["## Cross-check between backends\n\nEvery point two or more backends ran (same circuit fingerprint, "
            "noise, compute mode): histograms compared pairwise by their total-variation distance against the "
-           "two-sample shot-noise bound (failure probability 1e-6 per pair), state vectors by their one-qubit "
-           "marginals, expectation values by value. It verifies sizes the exact reference cannot.\n"]
+           "two-sample shot-noise bound (failure probability 1e-6 per pair), state vectors by their digests (the "
+           "Z- and X-basis distributions of their first 6 qubits), expectation values by value. It verifies "
+           "sizes the exact reference cannot.\n"]
     if wrong:
         out.append("**Disagreements:**\n\n" + "\n".join(f"- **{m}**" for m in wrong) + "\n")
     else:
