@@ -31,6 +31,7 @@ COMMON = ["circuit=qft,random", "execution.warmup_runs=0", "execution.repetition
           "tracking.enabled=false"]
 STAGE_1 = ["n_qubits=20,22", "execution.timeout_per_run=60"]
 STAGE_2 = ["n_qubits=24,26", "execution.timeout_per_run=300"]
+STAGE_2_SIZES = (24, 26)
 # The options each library's maintainers point users to for speed.
 VARIANTS = {
     "qiskit-aer": ["backend=qiskit-aer", "backend.threads=1,2", "backend.fusion_enable=true,false"],
@@ -54,7 +55,10 @@ def sweep(overrides: list[str], cwd: str) -> list[dict]:
     done = subprocess.run([sys.executable, "-m", "qbench", "-m", *overrides], cwd=cwd, capture_output=True, text=True)
     print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:], flush=True)
     newest = sorted(Path(cwd).glob("outputs/bench_*"))[-1]
-    return [json.loads(p.read_text()) for p in newest.glob("*/result.json")]
+    records = [json.loads(p.read_text()) for p in newest.glob("*/result.json")]
+    if any(r["status"] == "error" for r in records):  # a worker's own last words are only on stderr
+        print("errors; the sweep's stderr ends:\n" + "\n".join(done.stderr.strip().splitlines()[-15:]), flush=True)
+    return records
 
 
 def quest_build(backend: str, circuit: str, n: int, records: list[dict]) -> dict | None:
@@ -84,6 +88,8 @@ def main() -> int:
     parser.add_argument("--precision", choices=("single", "double"), default="single",
                         help="the one precision every backend runs at (default single)")
     parser.add_argument("--only", help="comma-separated backends to (re)measure; the file's other rows are kept")
+    parser.add_argument("--largest", type=int, default=26,
+                        help="the largest stage-2 size (default 26; 24: stage 2 at 24 qubits only)")
     parser.add_argument("--quest-library", default=os.environ.get("QBENCH_QUEST_LIBRARY"),
                         help="libQuEST.so of a QuEST 4 build of this precision (default $QBENCH_QUEST_LIBRARY)")
     args = parser.parse_args()
@@ -92,6 +98,7 @@ def main() -> int:
     if unknown := set(only) - set(VARIANTS):
         parser.error(f"unknown backend(s) {', '.join(sorted(unknown))} (known: {', '.join(VARIANTS)})")
     common = [*COMMON, f"backend.precision={precision}"]
+    stage_2 = [f"n_qubits={','.join(str(n) for n in STAGE_2_SIZES if n <= args.largest)}", *STAGE_2[1:]]
     suffix = "" if precision == "single" else f"_{precision}"
     records, commands = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,13 +119,14 @@ def main() -> int:
             stage_1 = sweep([*overrides, *common, *STAGE_1], tmp)
             records += stage_1
             best = winner(stage_1)
-            if best is None:
-                print(f"stage 2: {backend} skipped, nothing finished at 20-22 qubits", flush=True)
+            if best is None or args.largest < min(STAGE_2_SIZES):
+                print(f"stage 2: {backend} skipped, {'nothing finished at 20-22 qubits' if best is None else '--largest'}",
+                      flush=True)
                 continue
             print(f"stage 2: {backend} with {best} ...", flush=True)
             fixed = [o for o in overrides if o.startswith(("backend=", "backend.library="))]
-            commands.append(" ".join(["python -m qbench -m", *fixed, *best, *common, *STAGE_2]))
-            records += sweep([*fixed, *best, *common, *STAGE_2], tmp)
+            commands.append(" ".join(["python -m qbench -m", *fixed, *best, *common, *stage_2]))
+            records += sweep([*fixed, *best, *common, *stage_2], tmp)
 
     table = defaultdict(list)
     for r in records:
@@ -136,12 +144,13 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"best_config{suffix}.json"
-    if args.only and path.exists():  # keep the rows of the backends not re-measured, with their dates
+    if args.only and path.exists():  # keep the rows not re-measured now (other backends or sizes), with their dates
         kept = json.loads(path.read_text())
-        measured = {r["backend"] for r in rows} | set(only)
-        rows += [{**r, "measured": r.get("measured", kept["date"])} for r in kept["rows"] if r["backend"] not in measured]
+        measured = {(r["backend"], r["circuit"], r["n_qubits"]) for r in rows}
+        rows += [{**r, "measured": r.get("measured", kept["date"])} for r in kept["rows"]
+                 if (r["backend"], r["circuit"], r["n_qubits"]) not in measured]
         rows.sort(key=lambda r: (r["backend"], r["circuit"], r["n_qubits"]))
-        commands = [*(c for c in kept["commands"] if not any(f"backend={b} " in c for b in measured)), *commands]
+        commands = [*kept["commands"], *commands]
     path.write_text(json.dumps({"benchmark": "best_config", "date": now, "precision": precision,
                                 "commands": commands, "rows": rows}, indent=2))
     lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. | measured |",
