@@ -123,7 +123,7 @@ def test_rerun_replaces_the_earlier_child_of_a_point(workdir, tmp_path):
     before = {r.info.run_name: r.info.run_id for r in _live_children(client, parent.info.run_id)}
     assert len(before) == 2
 
-    rerun = run_qbench("rerun-failed", str(sweep_dir), cwd=workdir, plugins=True)
+    rerun = run_qbench("rerun-failed", str(sweep_dir), cwd=workdir)  # the sweep remembers its search path
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert all(r["status"] == "success" for r in sweep_records(workdir))
     live = _live_children(client, parent.info.run_id)
@@ -256,7 +256,7 @@ def test_qbench_ui_lands_on_the_runs_table_in_a_real_browser(workdir):
     port = _free_port()
     ui = subprocess.Popen([sys.executable, "-m", "qbench", "ui", "--port", str(port)], cwd=workdir,
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                          env=SERVER_ENV)
+                          env=dict(SERVER_ENV, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"))
     try:
         url = None
         deadline = time.time() + 60
