@@ -1,9 +1,11 @@
-"""Does a point's time depend on what ran before it in the same process? (qbench/allocator.py)
+"""Does a point's time depend on what ran before it in the same process? (qbench/execution/heap.py)
 
 Times the plain loop's own library call for one point (default cirq, GHZ 16 qubits, 1000 shots)
 in fresh processes, four ways: first thing in the process, or after a 20-qubit Aer run; with
-glibc's default heap, or with qbench's pinned thresholds and a heap release before the point (what
-`qbench.measure` does). Each way runs in --processes fresh processes, interleaved; medians.
+glibc's default heap (`execution.heap=default`), or with the pinned thresholds and a heap release
+before the point (`execution.heap=pinned`). Each way runs in --processes fresh processes,
+interleaved; medians. qbench's default avoids the dependence by a fresh worker per point: its
+"first thing in the process" row is what every point sees.
 
     .venv/bin/python bench/allocator_history.py            # writes bench/results/allocator_history.json
     .venv/bin/python bench/allocator_history.py --point qsim:18
@@ -34,15 +36,14 @@ def build(point: str):
 def child(point: str, before: str | None, pinned: bool, repetitions: int) -> None:
     """One fresh process: maybe a big run first, then the point timed as qbench times it."""
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-    from qbench.execution import heap as allocator
+    from qbench.execution import heap
 
     if before:
         earlier = build(before)
         earlier(), earlier()
     call = build(point)
     if pinned:
-        allocator.pin_thresholds()
-        allocator.release_free_heap()
+        heap.prepare("pinned")  # thresholds pinned, free heap released
     call(), call()  # dry run, warm-up
     times = []
     for _ in range(repetitions):

@@ -1,21 +1,29 @@
-"""The baseline for qbench's overhead: a plain hand-written loop, no qbench code at all.
+"""The baseline for qbench: plain hand-written code, no qbench code at all.
 
 Runs the design's GHZ sweep (cirq, qiskit-aer, qsim, pennylane, stim x n_qubits 4..20 step 2,
-1000 shots) in ONE process, as a careful person would by hand: each library imported once,
-each circuit built with the library's own API, 1 dry run, 1 warm-up, 3 timed runs, median.
-Same options as qbench's defaults: single precision, 1 thread per simulation (qbench's two
-joblib workers each get 1 of the 2 cores), Aer's default fusion, lightning.qubit.
-The C heap is pinned as in qbench's workers (qbench/allocator.py): with glibc's default, a point's
-time depends on what ran before it in the process (cirq 16 qubits: 13.6 ms as the first library,
-12.1 ms after a 20-qubit run; bench/allocator_history.py), and here cirq happens to run first.
+1000 shots) as a careful person would by hand: each circuit built with the library's own API,
+1 dry run, 1 warm-up, 3 timed runs, median. Same options as qbench's defaults: single precision,
+1 thread per simulation (qbench's two joblib workers each get 1 of the 2 cores), Aer's default
+fusion, lightning.qubit. glibc's heap is left as it is (`--heap pinned`: thresholds fixed as
+`execution.heap=pinned` fixes them).
+
+Two shapes:
+- the whole sweep in ONE process, each library imported once (the wall-time baseline of
+  bench/sweep_overhead.py). With glibc's default heap a point's time there depends on what ran
+  before it in the process (bench/allocator_history.py);
+- `--point BACKEND:N`: one point, the whole of a fresh process, as a user's own script for that
+  configuration would time it (the per-point baseline of bench/fresh_script.py); prints its row
+  as JSON.
 
     .venv/bin/python bench/plain_loop.py --out bench/results/plain_loop.json
+    .venv/bin/python bench/plain_loop.py --point cirq:20
 """
 from __future__ import annotations
 
 import argparse
 import ctypes
 import json
+import sys
 import os
 import statistics
 import time
@@ -24,8 +32,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # lightning.qubit's threads, as q
 
 START = time.perf_counter()
 SHOTS, SEED = 1000, 42
-LIBC = ctypes.CDLL("libc.so.6")
-LIBC.mallopt(-3, 32 * 2**20), LIBC.mallopt(-1, 64 * 2**20)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: fixed
+
+
+def pin_heap() -> None:
+    """glibc's mmap and trim thresholds fixed, as qbench's execution.heap=pinned does (qbench/execution/heap.py)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 32 * 2**20), libc.mallopt(-1, 64 * 2**20)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 
 
 def cirq_ghz(n):
@@ -95,27 +107,40 @@ def stim_ghz(n):
 LIBRARIES = {"cirq": cirq_ghz, "qiskit-aer": aer_ghz, "qsim": qsim_ghz, "pennylane": pennylane_ghz, "stim": stim_ghz}
 
 
+def time_point(name: str, n: int) -> dict:
+    """Build one point with the library's own API; dry run, warm-up, 3 timed runs."""
+    call = LIBRARIES[name](n)
+    start = time.perf_counter()
+    call()
+    dry = time.perf_counter() - start
+    call()  # warm-up
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return {"backend": name, "n_qubits": n, "dry_run_seconds": dry, "execution_times_seconds": times,
+            "median_seconds": statistics.median(times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="bench/results/plain_loop.json")
+    parser.add_argument("--point", help="BACKEND:N_QUBITS: time this one point (this process is fresh), print JSON")
+    parser.add_argument("--heap", choices=("default", "pinned"), default="default")
     args = parser.parse_args()
+    if args.heap == "pinned":
+        pin_heap()
+    if args.point:
+        name, n = args.point.split(":")
+        print(json.dumps(time_point(name, int(n))))
+        sys.stdout.flush()
+        os._exit(0)  # a user's script would also tear down its imports; that is not timed either
     rows = []
-    for name, build in LIBRARIES.items():
+    for name in LIBRARIES:
         for n in range(4, 22, 2):
-            call = build(n)
-            LIBC.malloc_trim(0)  # each point starts from a released heap, as in qbench
-            start = time.perf_counter()
-            call()
-            dry = time.perf_counter() - start
-            call()  # warm-up
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - start)
-            rows.append({"backend": name, "n_qubits": n, "dry_run_seconds": dry,
-                         "execution_times_seconds": times, "median_seconds": statistics.median(times)})
-            print(f"{name:<11} {n:>2}q median {1e3 * statistics.median(times):9.3f} ms", flush=True)
+            rows.append(time_point(name, n))
+            print(f"{name:<11} {n:>2}q median {1e3 * rows[-1]['median_seconds']:9.3f} ms", flush=True)
     wall = time.perf_counter() - START
     with open(args.out, "w") as f:
         json.dump({"wall_seconds_after_interpreter_start": wall, "rows": rows}, f, indent=2)

@@ -33,7 +33,7 @@ def measure(request: dict) -> dict:
     point_started = time.perf_counter()  # timeout_per_run counts from the request
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
-    heap_mode = heap.prepare(execution["heap"])
+    heap_mode = heap.prepare(execution.get("heap", "default"))
     memory_baseline_mb = resident_mb()  # the process before the point: interpreter and imported libraries
     pipes.reset_peak_rss()
 
