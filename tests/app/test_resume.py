@@ -34,14 +34,19 @@ def test_rerun_failed_reruns_only_failed_points(workdir, tmp_path):
     for r in after:  # finished points untouched
         if r["backend"] == "stim":
             assert r["timestamps"] == before[r["config"]["n_qubits"]]["timestamps"]
-    # MLflow: the failed attempt stays FAILED, the rerun adds one FINISHED child; the parent is closed
+    # MLflow: the rerun's FINISHED child replaces the failed attempt's (deleted, not counted); the parent is closed
+    from mlflow.entities import ViewType
+
     client = client_for(workdir)
     exp = client.get_experiment_by_name("qbench")
     runs = client.search_runs([exp.experiment_id])
     parent = next(r for r in runs if r.info.run_name == _sweep_dir(workdir).name)
     children = [r for r in runs if r is not parent]
     assert parent.info.status == "FINISHED"
-    assert sorted(r.info.status for r in children) == ["FAILED", "FINISHED", "FINISHED", "FINISHED", "FINISHED"]
+    assert sorted(r.info.status for r in children) == ["FINISHED", "FINISHED", "FINISHED", "FINISHED"]
+    assert len({r.info.run_name for r in children}) == 4  # one live child per point
+    deleted = client.search_runs([exp.experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.status for r in deleted] == ["FAILED"]
 
 def test_killed_sweep_is_completed_without_losing_or_duplicating(workdir):
     command = [sys.executable, "-m", "qbench", "-m", "backend=faulty", "++backend.fault=slow", "n_qubits=3,4,5,6",
@@ -64,10 +69,11 @@ def test_killed_sweep_is_completed_without_losing_or_duplicating(workdir):
     assert sorted(r["config"]["n_qubits"] for r in final.values()) == [3, 4, 5, 6]
     for name, record in kept.items():
         assert final[name] == record  # nothing already written is lost or rewritten
-    # Every run, not one per name: a point killed while logging has a KILLED child and a new one.
+    # One live child per point: a point killed while logging had a child left RUNNING, replaced when logged again.
     client = client_for(workdir)
     runs = client.search_runs([client.get_experiment_by_name("qbench").experiment_id])
     children = [r for r in runs if r.info.run_name != sweep_dir.name]
+    assert sorted(r.info.run_name for r in children) == sorted(final)
     run_ids = [r.data.tags["qbench.run_id"] for r in children if r.info.status == "FINISHED"]
     assert sorted(run_ids) == sorted(r["run_id"] for r in final.values())  # one finished child per point
     assert "RUNNING" not in {r.info.status for r in runs}
