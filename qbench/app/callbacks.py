@@ -68,3 +68,16 @@ class QbenchCallback(Callback):
         tracker = _trackers.pop(str(sweep_dir), None)
         if tracker is not None:
             tracker.finish(state.failed_points())  # every point logged, then the parent run ends (now)
+
+
+def abandon(sweep_dir: Path) -> None:
+    """A multirun Hydra did not finish (a full disk, a launcher error): its MLflow parent ends FAILED
+    with what was logged, instead of staying RUNNING. Hydra calls no callback then; the CLI does."""
+    warming = _prewarming.pop(str(sweep_dir), None)
+    if warming is not None:
+        warming.join()
+    tracker = _trackers.pop(str(sweep_dir), None)
+    if tracker is not None:
+        from qbench.results import progress
+
+        tracker.finish(progress.failed_count(progress.count_statuses(sweep_dir)), status="FAILED")

@@ -1,6 +1,8 @@
 """A launch (`python -m qbench [-m] OVERRIDES`): pre-flight, the sweep folder claimed, then Hydra's own app."""
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import shlex
 import signal
@@ -17,6 +19,10 @@ from qbench.results import records, sweep_folder
 from qbench.results.progress import SWEEP_SIZE_ENV
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# What the file system can say while a sweep writes: the sweep stops, says so in one line, and resumes later.
+STORAGE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                  errno.EPERM: "permission denied", errno.EIO: "input/output error"}
 
 
 def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
@@ -80,8 +86,30 @@ def run_hydra(argv: list[str]) -> int:
     from qbench.app import task
 
     sys.argv = [sys.argv[0], *argv]
+    # Hydra reports an exception out of a launch as a traceback and exits; qbench's own tasks never
+    # raise, so what arrives here is the file system failing under Hydra's own writes (handled below).
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    logging.raiseExceptions = False  # a full disk: no "--- Logging error ---" per log line, one line below
     try:
         task.main()
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS or folder is None:
+            raise
+        return _stopped_by_storage(exc, folder, args.multirun, argv)
     finally:
         forkserver.stop()
     return 1 if state.failed_points() else 0
+
+
+def _stopped_by_storage(exc: OSError, folder: Path, multirun: bool, argv: list[str]) -> int:
+    from qbench.app import callbacks
+
+    lifetime.kill_descendants()
+    if multirun:
+        callbacks.abandon(folder)
+    done = len(records.find_results(folder))
+    again = f"qbench rerun-failed {folder}" if multirun else "python -m qbench " + shlex.join(argv)
+    print(f"qbench: error: the sweep stopped: cannot write {exc.filename or folder}: {STORAGE_ERRORS[exc.errno]}; "
+          f"{done} of {os.environ.get(SWEEP_SIZE_ENV, '?')} points finished; make room, then: {again}",
+          file=sys.stderr, flush=True)
+    return 1

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from qbench.cli.errors import error
-from qbench.results import progress, tracking
+from qbench.results import progress, sweep_folder, tracking
 from qbench.results.summary import LATEST, SWEEP_PREFIX, NoResults, latest_sweep, summarize
 
 log = logging.getLogger("qbench")
@@ -43,8 +43,9 @@ def main(argv: list[str]) -> int:
             return error(f"{directory} does not exist: no outputs/{SWEEP_PREFIX}* sweep here; name a sweep directory")
         return error(f"{directory}: " + ("not a directory" if directory.exists() else "no such sweep directory"))
     try:
+        sweep_folder.ensure_writable(directory)  # a read-only folder: one line, before any work
         summary, written = summarize(directory)
-    except NoResults as exc:
+    except (NoResults, sweep_folder.SweepFolderError) as exc:
         return error(str(exc))
     print(progress.final_line(summary.counts) + (f", {len(summary.missing)} without a result" if summary.missing else ""))
     shown = f"{directory} -> {os.readlink(directory)}" if directory.is_symlink() else str(directory)

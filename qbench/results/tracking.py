@@ -182,7 +182,11 @@ def start_sweep(mlflow, tracking_cfg, sweep_dir: Path, benchmark_id: str, starte
             "qbench.kind": "sweep", "benchmark_id": benchmark_id, "qbench.sweep_dir": str(sweep_dir.resolve()),
             **owner_tags()}).info.run_id
     ids = {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent}
-    records.write_atomic(sweep_dir / IDS_FILE, ids)
+    try:
+        records.write_atomic(sweep_dir / IDS_FILE, ids)
+    except OSError:  # e.g. a full disk: a parent no launch can find again must not stay RUNNING
+        mlflow.set_terminated(parent, "FAILED")
+        raise
     return ids
 
 
