@@ -32,13 +32,17 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
         run_dir = Path(str(expansion.points[0].cfg.hydra.run.dir))
         return sweep_folder.ensure_writable(run_dir), argv
     given = any(o.startswith("hydra.sweep.dir=") for o in args.overrides)
-    planned = Path(str(expansion.master.hydra.sweep.dir))
+    folder = Path(str(expansion.master.hydra.sweep.dir))
     if given:  # a resume or rerun-failed: the folder may exist; it must not be in use
-        sweep_folder.hold(planned)
-        return planned, argv
-    folder = sweep_folder.create_unique(planned)  # two sweeps started in one second: bench_..._2
-    sweep_folder.hold(folder)
-    return folder, [*argv, f"hydra.sweep.dir={folder}"]
+        sweep_folder.hold(folder)
+    else:
+        folder = sweep_folder.create_unique(folder)  # two sweeps started in one second: bench_..._2
+        sweep_folder.hold(folder)
+        argv = [*argv, f"hydra.sweep.dir={folder}"]
+    if not any(o.startswith("hydra/sweeper=qbench_list") for o in args.overrides):  # rerun-failed keeps the plan
+        # what the sweep is, point by point: a report of a killed sweep names the points that never started
+        sweep_folder.write_plan(folder, [point.overrides for point in expansion.points])
+    return folder, argv
 
 
 def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> None:

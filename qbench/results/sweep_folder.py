@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 LOCK_FILE = ".qbench.lock"
+PLAN_FILE = "qbench_plan.json"  # every point of the command that made (or last resumed) the sweep
 _held: dict[str, object] = {}  # folder -> its open lock file: the lock lives as long as this process
 
 
@@ -81,3 +82,18 @@ def hold(path: Path) -> None:
     handle.write(str(os.getpid()))
     handle.flush()
     _held[key] = handle
+
+
+def write_plan(path: Path, points: list[list[str]]) -> None:
+    """The sweep's points (each its task overrides, in launch order), for reports of unfinished sweeps."""
+    from qbench.results import records
+
+    records.write_atomic(Path(path) / PLAN_FILE, {"points": points})
+
+
+def planned_points(path: Path) -> list[list[str]] | None:
+    """The points of the sweep's plan, or None for a sweep made before plans were written."""
+    from qbench.results import records
+
+    plan = records.read(Path(path) / PLAN_FILE)
+    return plan.get("points") if isinstance(plan, dict) else None
