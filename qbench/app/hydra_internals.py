@@ -1,67 +1,173 @@
-"""Hydra's per-job composition of a sweep, composing the config groups once per distinct choice.
+"""The one module of qbench/ that uses Hydra's internals, each with a public fallback.
 
-Hydra composes every job of a sweep from scratch (~90 ms here: the defaults tree and every
-yaml file), and does it twice per job: when the sweeper validates a batch and again in the
-job. The jobs of one sweep mostly differ in values (`n_qubits=4,6,...`), which Hydra applies
-after composing the groups. So the groups are composed once per distinct set of choices and
-the value overrides are applied to a copy exactly as Hydra applies them, including the
-`hydra.overrides.task` list and `hydra.job.override_dirname` Hydra derives from them.
-tests/test_compose.py checks the result equals Hydra's own; anything unusual (a `hydra.*`
-override in a job, an override Hydra rejects) takes Hydra's own path, errors included.
+Why internals at all, in two places only:
+
+- speed: pre-flight composes every point of a command before anything runs (bad input: one
+  line, exit 2). Hydra composes each job from scratch (the defaults tree and every yaml file),
+  though the jobs of a sweep mostly differ in values (`n_qubits=4,6,...`), which Hydra applies
+  after composing the groups. `SweepComposer` composes the groups once per distinct set of
+  choices and applies the value overrides to a copy as Hydra applies them
+  (`ConfigLoaderImpl._apply_overrides_to_config`), with the `hydra.overrides.task` list and
+  the `hydra.job.override_dirname` Hydra derives from them (`get_overrides_dirname`).
+  Anything unusual (a `hydra.*` override in a job, an override Hydra rejects) takes Hydra's own
+  path, errors included. Figures: docs/PERFORMANCE.md.
+- the same answers as hydra.main: the arguments are parsed by Hydra's own parser
+  (`hydra._internal.utils.get_args_parser`), and a sweep is expanded by the basic sweeper's
+  own split (`BasicSweeper.split_arguments`), so pre-flight sees exactly the command and the
+  points Hydra will launch.
+
+Each internal is looked up when first needed and checked: it must exist and take the
+parameters qbench passes. When one is missing or changed (Hydra's main branch has removed
+`get_overrides_dirname`), that piece takes Hydra's public path instead: the config loader's
+`load_sweep_config`, the public override parser with `Override.sweep_string_iterator()` in
+the basic sweeper's order, an argparse copy of hydra.main's options. A Hydra upgrade costs
+speed, never correctness. `QBENCH_HYDRA_PUBLIC=1` forces the public path everywhere (a
+diagnostic switch; tests/app/test_hydra_public.py uses it to check that both paths give the
+same points, configs and errors).
 """
 from __future__ import annotations
 
+import argparse
 import copy
+import functools
+import importlib
+import inspect
+import itertools
+import os
 from typing import Sequence
 
-import os
-
-from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra._internal.hydra import Hydra
-from hydra._internal.utils import create_config_search_path, get_args_parser
-from hydra.core.config_search_path import SearchPathQuery
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from hydra.version import setbase
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
-CONFIG_MODULE = "pkg://qbench.conf"
-VERSION_BASE = "1.3"  # qbench.app.task's hydra.main declares it
+PUBLIC_ENV = "QBENCH_HYDRA_PUBLIC"
+
+# name: (module, attribute, the parameters qbench calls it with)
+_INTERNALS = {
+    "get_args_parser": ("hydra._internal.utils", "get_args_parser", ()),
+    "split_arguments": ("hydra._internal.core_plugins.basic_sweeper", "BasicSweeper.split_arguments",
+                        ("overrides", "max_batch_size")),
+    "apply_overrides": ("hydra._internal.config_loader_impl", "ConfigLoaderImpl._apply_overrides_to_config",
+                        ("overrides", "cfg")),
+    "get_overrides_dirname": ("hydra._internal.config_loader_impl", "get_overrides_dirname",
+                              ("overrides", "exclude_keys", "item_sep", "kv_sep")),
+}
 
 
-def args_parser():
-    """The argument parser of a Hydra app, exactly as hydra.main builds it."""
-    return get_args_parser()
+def internal(name: str):
+    """Hydra's internal `name`, or None (forced off, missing, or not callable as qbench calls it)."""
+    if os.environ.get(PUBLIC_ENV) == "1":
+        return None
+    return _lookup(name)
 
 
-def create_hydra(config_dir: str | None) -> Hydra:
-    """Hydra as hydra.main creates it for qbench's app (and a --config-dir DIR)."""
-    search_path = create_config_search_path(CONFIG_MODULE)
-    if config_dir is not None:
-        path = os.path.abspath(config_dir)
-        if not os.path.isdir(path):
-            raise HydraException(f"Additional config directory '{path}' not found")
-        search_path.prepend(provider="command-line", path=f"file://{path}", anchor=SearchPathQuery(provider="schema"))
-    GlobalHydra.instance().clear()
-    setbase(VERSION_BASE)
-    return Hydra.create_main_hydra2(task_name="qbench", config_search_path=search_path)
+@functools.cache
+def _lookup(name: str):
+    module, attribute, parameters = _INTERNALS[name]
+    try:
+        found = importlib.import_module(module)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+        signature = inspect.signature(found)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+    return found if tuple(signature.parameters) == parameters else None
 
 
+# -- the arguments, parsed as hydra.main parses them --------------------------------------------
+def args_parser() -> argparse.ArgumentParser:
+    """The argument parser of a Hydra app, as hydra.main builds it."""
+    get_args_parser = internal("get_args_parser")
+    parser = get_args_parser() if get_args_parser is not None else None
+    return parser if isinstance(parser, argparse.ArgumentParser) else public_args_parser()
+
+
+def public_args_parser() -> argparse.ArgumentParser:
+    """hydra.main's options (Hydra 1.3), for when its own parser cannot be reached."""
+    from hydra import __version__
+
+    parser = argparse.ArgumentParser(add_help=False, description="Hydra")
+    parser.add_argument("--help", "-h", action="store_true", help="Application's help")
+    parser.add_argument("--hydra-help", action="store_true", help="Hydra's help")
+    parser.add_argument("--version", action="version", help="Show Hydra's version and exit",
+                        version=f"Hydra {__version__}")
+    parser.add_argument("overrides", nargs="*",
+                        help="Any key=value arguments to override config values (use dots for.nested=overrides)")
+    parser.add_argument("--cfg", "-c", choices=["job", "hydra", "all"],
+                        help="Show config instead of running [job|hydra|all]")
+    parser.add_argument("--resolve", action="store_true",
+                        help="Used in conjunction with --cfg, resolve config interpolations before printing.")
+    parser.add_argument("--package", "-p", help="Config package to show")
+    parser.add_argument("--run", "-r", action="store_true", help="Run a job")
+    parser.add_argument("--multirun", "-m", action="store_true",
+                        help="Run multiple jobs with the configured launcher and sweeper")
+    parser.add_argument("--shell-completion", "-sc", action="store_true",
+                        help="Install or Uninstall shell completion (see `--hydra-help`)")
+    parser.add_argument("--config-path", "-cp", help="Overrides the config_path specified in hydra.main()")
+    parser.add_argument("--config-name", "-cn", help="Overrides the config_name specified in hydra.main()")
+    parser.add_argument("--config-dir", "-cd", help="Adds an additional config dir to the config search path")
+    parser.add_argument("--experimental-rerun", help="Rerun a job from a previous config pickle")
+    info = ["all", "config", "defaults", "defaults-tree", "plugins", "searchpath"]
+    parser.add_argument("--info", "-i", const="all", nargs="?", action="store", choices=info,
+                        help=f"Print Hydra information [{'|'.join(info)}]")
+    return parser
+
+
+# -- a sweep's jobs, in the basic sweeper's order -----------------------------------------------
 def split_arguments(overrides) -> list[list[str]]:
     """Every job of a sweep's parsed overrides, in the basic sweeper's order."""
-    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    split = internal("split_arguments")
+    if split is not None:
+        return [job for batch in split(overrides, None) for job in batch]
+    return public_split_arguments(overrides)
 
 
-class SweepComposer:
-    """`load_sweep_config(master, overrides)`, equal to Hydra's ConfigLoader's, with cached group composition."""
+def public_split_arguments(overrides) -> list[list[str]]:
+    """The basic sweeper's expansion through the public Override API: one axis per key (a later
+    override of a key replaces its values in the key's first place), the product of the axes."""
+    axes: dict[str, list[str]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            axes[key] = [f"{key}={override.get_value_element_as_str()}"]
+        elif override.is_discrete_sweep():
+            axes[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            raise HydraException(f"BasicSweeper does not support sweep type : {override.value_type.name}")
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
+# -- each job's config ---------------------------------------------------------------------------
+def sweep_composer(config_loader):
+    """What composes the jobs of a sweep: `SweepComposer` where Hydra's internals allow it, else
+    Hydra's own `config_loader.load_sweep_config` (the same configs, composed from scratch)."""
+    apply, dirname = internal("apply_overrides"), internal("get_overrides_dirname")
+    repository = getattr(config_loader, "repository", None)
+    if apply is None or dirname is None or not callable(getattr(repository, "group_exists", None)):
+        return PublicComposer(config_loader)
+    return SweepComposer(config_loader, apply, dirname)
+
+
+class PublicComposer:
+    """Hydra's public `ConfigLoader.load_sweep_config`, one job at a time."""
 
     def __init__(self, config_loader):
         self.loader = config_loader
+
+    def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
+        return self.loader.load_sweep_config(master_config, list(overrides))
+
+
+class SweepComposer(PublicComposer):
+    """`load_sweep_config(master, overrides)`, equal to Hydra's ConfigLoader's, with cached group composition."""
+
+    def __init__(self, config_loader, apply_overrides, get_overrides_dirname):
+        super().__init__(config_loader)
         self.parser = OverridesParser.create(config_loader=config_loader)
+        self._apply_overrides = apply_overrides
+        self._overrides_dirname = get_overrides_dirname
         self._by_choices: dict[tuple[str, ...], DictConfig] = {}
 
     def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -80,11 +186,11 @@ class SweepComposer:
             self._by_choices[choices] = self.loader.load_sweep_config(master_config, list(choices))
         cfg = copy.deepcopy(self._by_choices[choices])
         try:
-            ConfigLoaderImpl._apply_overrides_to_config([o for o, c in zip(parsed, is_choice) if not c], cfg)
+            self._apply_overrides([o for o, c in zip(parsed, is_choice) if not c], cfg)
         except COMPOSE_ERRORS:
             return self.loader.load_sweep_config(master_config, overrides)
         cfg.hydra.overrides.task = [o.input_line for o in parsed]
         dirname = cfg.hydra.job.config.override_dirname
-        cfg.hydra.job.override_dirname = get_overrides_dirname(
+        cfg.hydra.job.override_dirname = self._overrides_dirname(
             overrides=parsed, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys)
         return cfg

@@ -1,14 +1,18 @@
-"""The two hand-offs between the CLI and the objects Hydra builds itself (its sweeper, our
-callbacks), which Hydra gives no way to pass parameters to. One setter and one getter each.
+"""The hand-offs between the CLI and the objects Hydra builds itself (its sweeper, its search-path
+plugins, our callbacks), which Hydra gives no way to pass parameters to. One setter and one getter each.
 
 - the pre-flight expansion: set by the CLI once every point is composed and validated, read
   by the sweeper so that it need not compose every job a second time;
+- the extra config dir: set while pre-flight composes a command given `--config-dir DIR`, read
+  by the search-path plugin that adds DIR where hydra.main adds it (Hydra's compose API has
+  no parameter for it);
 - the failed-point count: set by the callbacks when a run or multirun ends, read by the CLI
   for its exit code.
 """
 from __future__ import annotations
 
 _preflight = None
+_config_dir: str | None = None
 _failed = 0
 
 
@@ -20,6 +24,16 @@ def set_preflight(expansion) -> None:
 def preflight():
     """The qbench.app.sweep.Expansion the CLI validated for this launch, or None."""
     return _preflight
+
+
+def set_config_dir(path: str | None) -> None:
+    global _config_dir
+    _config_dir = path
+
+
+def config_dir() -> str | None:
+    """The absolute `--config-dir` of the command pre-flight is composing now, or None."""
+    return _config_dir
 
 
 def set_failed_points(count: int) -> None:

@@ -1,22 +1,56 @@
 """Expand a Hydra command line into its points exactly as Hydra's basic sweeper would.
 
 Used before launching (to validate every point: bad input exits 2 before anything
-runs) and by `qbench plan`. The master config is composed as Hydra's app composes it
-(version base 1.3, `hydra.mode` set), so the points are the very configs Hydra's launcher
-would compose.
+runs), by `qbench plan`, `qbench rerun-failed` and `qbench backends`. Hydra is initialized
+through its public compose API, as hydra.main initializes it for qbench's app (qbench's
+config module, version base 1.3, `--config-dir` where hydra.main puts it), and the master
+config is composed as Hydra's app composes it (`hydra.mode` set), so the points are the very
+configs Hydra's launcher would compose. The faster paths through Hydra's internals are all
+in qbench.app.hydra_internals.
 """
 from __future__ import annotations
 
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from hydra import initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import MissingConfigException
+from hydra.errors import MissingConfigException, SearchPathException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qbench.app.hydra_internals import SweepComposer, create_hydra, split_arguments
+from qbench.app import state
+from qbench.app.hydra_internals import split_arguments, sweep_composer
+
+CONFIG_MODULE = "qbench.conf"
+VERSION_BASE = "1.3"  # qbench.app.task's hydra.main declares it
+
+
+@contextmanager
+def hydra_session(config_dir: str | None = None):
+    """Hydra initialized for qbench's app; yields its config loader (Hydra's public ConfigLoader:
+    load_configuration, load_sweep_config, get_group_options). `config_dir`: as `--config-dir`."""
+    extra = None
+    if config_dir is not None:
+        extra = os.path.abspath(config_dir)
+        if not os.path.isdir(extra):
+            raise SearchPathException(f"Additional config directory '{extra}' not found")
+    GlobalHydra.instance().clear()
+    state.set_config_dir(extra)  # read by hydra_plugins/qbench_plugins/search_path.py
+    try:
+        with initialize_config_module(CONFIG_MODULE, job_name="qbench", version_base=VERSION_BASE):
+            state.set_config_dir(None)  # the search path is built; Hydra's own launch adds DIR itself
+            loader = GlobalHydra.instance().config_loader()
+            if extra is not None and f"file://{extra}" not in [str(s.full_path()) for s in loader.get_sources()]:
+                raise SearchPathException(f"config directory '{extra}' did not reach Hydra's search path "
+                                          "(is qbench's hydra_plugins package importable?)")
+            yield loader
+    finally:
+        state.set_config_dir(None)
+        GlobalHydra.instance().clear()
 
 
 @dataclass
@@ -44,26 +78,23 @@ def compose_command(overrides: list[str], multirun: bool, config_dir: str | None
     # launcher composes its jobs itself).
     given = any(override.startswith("hydra.mode=") for override in overrides)
     with_mode = list(overrides) if given else [*overrides, f"hydra.mode={mode.name}"]
-    try:
-        hydra = create_hydra(config_dir)
+    with hydra_session(config_dir) as loader:
+        base = loader.load_configuration(config_name, with_mode, run_mode=mode)
         if not multirun:
-            cfg = hydra.compose_config(config_name, with_mode, run_mode=mode)
-            return Expansion(None, [Point(list(overrides), cfg)])
-        base = hydra.compose_config(config_name, with_mode, run_mode=mode)
-        parser = OverridesParser.create(config_loader=hydra.config_loader)
+            return Expansion(None, [Point(list(overrides), base)])
+        parser = OverridesParser.create(config_loader=loader)
         parsed = parser.parse_overrides(list(overrides))
         task_overrides = [o.input_line for o in parsed if not o.is_hydra_override()]
+        # The basic sweeper's own order: its `params` first, then the command line's.
         params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
         jobs = split_arguments(parser.parse_overrides(params + task_overrides))
-        composer = SweepComposer(hydra.config_loader)
+        composer = sweep_composer(loader)
         points = []
         for job in jobs:
             points.append(Point(job, composer.load_sweep_config(base, job)))
             if on_point is not None:
                 on_point(points[-1])
         return Expansion(base, points)
-    finally:
-        GlobalHydra.instance().clear()
 
 
 _MISSING = re.compile(r"Could not find '([^/']+)/([^']+)'")

@@ -12,12 +12,11 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field
 
-from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from qbench.app.hydra_internals import COMPOSE_ERRORS, create_hydra
-from qbench.app.sweep import one_line
+from qbench.app.hydra_internals import COMPOSE_ERRORS
+from qbench.app.sweep import hydra_session, one_line
 from qbench.backends.registry import instantiate_backend
 from qbench.cli.errors import error
 
@@ -53,21 +52,17 @@ def _status(option: str, backend_cfg: dict) -> BackendStatus:
 def collect(overrides: list[str] = (), config_dir: str | None = None,
             config_name: str = "config") -> list[BackendStatus]:
     """One row per option of the `backend` group, in Hydra's (sorted) order."""
-    try:
-        hydra = create_hydra(config_dir)
-        options = hydra.config_loader.get_group_options("backend", config_name=config_name,
-                                                        overrides=list(overrides))
+    with hydra_session(config_dir) as loader:  # Hydra's public compose API and ConfigLoader
+        options = loader.get_group_options("backend", config_name=config_name, overrides=list(overrides))
         rows = []
         for option in options:
             try:
-                cfg = hydra.compose_config(config_name, [*overrides, f"backend={option}"], run_mode=RunMode.RUN)
+                cfg = loader.load_configuration(config_name, [*overrides, f"backend={option}"], run_mode=RunMode.RUN)
             except COMPOSE_ERRORS as exc:
                 rows.append(BackendStatus(option, False, f"config does not compose: {one_line(exc)}"))
                 continue
             rows.append(_status(option, OmegaConf.to_container(cfg.backend, resolve=True)))
         return rows
-    finally:
-        GlobalHydra.instance().clear()
 
 
 def _versions_text(versions: dict) -> str:

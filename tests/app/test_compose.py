@@ -1,10 +1,10 @@
 """qbench.app.hydra_internals.SweepComposer composes exactly what Hydra's own load_sweep_config composes."""
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from qbench.app.hydra_internals import SweepComposer, create_hydra
+from qbench.app.hydra_internals import SweepComposer, sweep_composer
+from qbench.app.sweep import hydra_session
 
 JOBS = [
     ["backend=cirq", "circuit=ghz", "n_qubits=4"],
@@ -18,19 +18,23 @@ JOBS = [
 
 
 @pytest.fixture(scope="module")
-def hydra_and_master():
-    hydra = create_hydra(None)
-    master = hydra.compose_config("config", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-                                  run_mode=RunMode.MULTIRUN)
-    yield hydra, master
-    GlobalHydra.instance().clear()  # later tests initialize Hydra themselves
+def loader_and_master():
+    with hydra_session() as loader:  # cleared on exit: later tests initialize Hydra themselves
+        master = loader.load_configuration("config", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+                                           run_mode=RunMode.MULTIRUN)
+        yield loader, master
 
 
-def test_composer_equals_hydra_for_every_kind_of_override(hydra_and_master):
-    hydra, master = hydra_and_master
-    composer = SweepComposer(hydra.config_loader)
+def test_the_fast_composer_is_in_use_with_this_hydra(loader_and_master):
+    # hydra-core is pinned: its internals are where qbench looks for them (else: the public path, slower)
+    assert isinstance(sweep_composer(loader_and_master[0]), SweepComposer)
+
+
+def test_composer_equals_hydra_for_every_kind_of_override(loader_and_master):
+    loader, master = loader_and_master
+    composer = sweep_composer(loader)
     for job in JOBS:
-        expected = hydra.config_loader.load_sweep_config(master, list(job))
+        expected = loader.load_sweep_config(master, list(job))
         got = composer.load_sweep_config(master, job)
         assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(expected), job
         assert list(got.hydra.overrides.task) == job
@@ -38,19 +42,19 @@ def test_composer_equals_hydra_for_every_kind_of_override(hydra_and_master):
     assert len(composer._by_choices) < len(JOBS)  # the groups were composed fewer times than jobs
 
 
-def test_composer_raises_what_hydra_raises(hydra_and_master):
-    hydra, master = hydra_and_master
-    composer = SweepComposer(hydra.config_loader)
+def test_composer_raises_what_hydra_raises(loader_and_master):
+    loader, master = loader_and_master
+    composer = sweep_composer(loader)
     for job in (["backend=nope"], ["backend=cirq", "no_such_key=1"], ["n_qubits=[1"]):
         with pytest.raises(Exception) as expected:
-            hydra.config_loader.load_sweep_config(master, job)
+            loader.load_sweep_config(master, job)
         with pytest.raises(type(expected.value)):
             composer.load_sweep_config(master, job)
 
 
-def test_composed_configs_do_not_share_state(hydra_and_master):
-    hydra, master = hydra_and_master
-    composer = SweepComposer(hydra.config_loader)
+def test_composed_configs_do_not_share_state(loader_and_master):
+    loader, master = loader_and_master
+    composer = sweep_composer(loader)
     first = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=4"])
     second = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=6"])
     assert (first.n_qubits, second.n_qubits) == (4, 6)

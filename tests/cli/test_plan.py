@@ -5,8 +5,7 @@ import pytest
 
 from qbench.cli import main as cli
 from qbench.cli import plan
-from qbench.app.hydra_internals import create_hydra
-from qbench.app.sweep import compose_command
+from qbench.app.sweep import compose_command, hydra_session
 from qbench.execution.resources import threads_for
 from tests.helpers import BAD_INPUTS
 
@@ -102,7 +101,9 @@ def test_ghz_scalability_preset_is_every_backend_times_9_sizes():
     ("noise_sweep", "noise_strength", [0.0, 0.001, 0.01, 0.05, 0.1]),
 ])
 def test_sweep_presets(preset, axis, values):
-    if preset == "noise_sweep" and "depolarizing" not in create_hydra(None).config_loader.get_group_options("noise"):
+    with hydra_session() as loader:
+        noises = loader.get_group_options("noise")
+    if preset == "noise_sweep" and "depolarizing" not in noises:
         pytest.skip("noise/depolarizing.yaml is not configured yet")
     # One backend keeps it quick; the ghz_scalability test covers glob(*) over every backend.
     result = planned("-m", f"+experiment={preset}", "backend=stim")
