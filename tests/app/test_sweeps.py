@@ -106,10 +106,29 @@ def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
     assert {r["backend"]: r["status"] for r in sweep_records(workdir)} == {"faulty": "success", "stim": "success"}
 
 
-def test_joblib_chunks_keep_each_backend_on_few_workers():
-    from hydra_plugins.qbench_plugins.joblib_launcher import chunks_by_backend
-
-    jobs = [[f"backend={b}", f"n_qubits={n}"] for b in ("cirq", "stim") for n in (4, 6, 8)]
-    assert chunks_by_backend(jobs, workers=2) == [[0, 1, 2], [3, 4, 5]]  # one chunk per backend
-    assert chunks_by_backend(jobs[:3], workers=2) == [[0, 1], [2]]  # one backend: split for both workers
-    assert sorted(p for c in chunks_by_backend(jobs, workers=4) for p in c) == list(range(6))
+def test_stock_joblib_keeps_both_workers_busy_on_backends_of_unequal_cost(workdir):
+    # Each point's log line carries the pid of the joblib worker that ran it.
+    result = run_qbench("-m", "backend=stim,qiskit-aer", "circuit=ghz", "n_qubits=range(8,18)", "execution=quick",
+                        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "tracking.enabled=false",
+                        "hydra.job_logging.formatters.simple.format='%(process)d %(message)s'", cwd=workdir)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
+    points = []
+    for record_file in sorted(sweep_dir.glob("*/result.json")):
+        record = json.loads(record_file.read_text())
+        pid = (record_file.parent / "qbench.log").read_text().split()[0]
+        points.append({"backend": record["backend"], "status": record["status"], "pid": pid, **record["timestamps"]})
+    assert len(points) == 20 and {p["status"] for p in points} == {"success"}
+    workers = {p["pid"] for p in points}
+    assert len(workers) == 2, workers
+    # Both workers ran points of the costly backend (a per-backend split gives all of Aer to one) ...
+    aer = [p for p in points if p["backend"] == "qiskit-aer"]
+    assert {p["pid"] for p in aer} == workers
+    # ... at the same time: each worker's span of Aer points overlaps the other's.
+    spans = [(min(p["started_at"] for p in aer if p["pid"] == pid),
+              max(p["completed_at"] for p in aer if p["pid"] == pid)) for pid in workers]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    # Progress counts every point of the sweep, and the summary all of them.
+    assert sum("/20] " in line for line in output.splitlines()) == 20 and "[20/20] " in output
+    assert "20 points: 20 successful, 0 skipped/unavailable, 0 failed" in output
