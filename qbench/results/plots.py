@@ -159,3 +159,60 @@ def prewarm() -> None:
 
 def draw(summary) -> list[Path]:
     return [p for p in (scalability(summary), fidelity_comparison(summary), noise_tolerance(summary)) if p]
+
+
+VERDICT_COLORS = {"slower": "tab:red", "faster": "tab:green", "same": "tab:gray"}
+MAX_COMPARE_ROWS = 150  # beyond this, the points with the largest changes (compare.json has all)
+
+
+def compare_chart(result, path: Path) -> Path | None:
+    """`qbench compare`'s chart: NEW/BASE per point with its 95 % interval, on a log axis, the
+    threshold band shaded; one row per point, coloured by verdict."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from qbench.results.compare import band
+
+    rows = list(result.rows)
+    if not rows:
+        path.unlink(missing_ok=True)
+        return None
+    title = f"NEW {result.new.benchmark_id} / BASE {result.base.benchmark_id}"
+    if len(rows) > MAX_COMPARE_ROWS:
+        rows = sorted(rows, key=lambda r: -abs(math.log(r["ratio"])) if r["ratio"] > 0 else 0)[:MAX_COMPARE_ROWS]
+        title += f" ({MAX_COMPARE_ROWS} largest changes of {len(result.rows)})"
+    rows.reverse()  # the first point at the top
+    label_width = max(len(r["label"]) for r in rows) * CHAR * 1.2
+    height = 1.3 + 0.25 * len(rows)
+    width = max(8.0, label_width + 5.5, len(title) * CHAR * 1.3 + 1)
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig.subplots_adjust(left=(label_width + 0.3) / width, right=1 - 0.3 / width, bottom=0.75 / height,
+                        top=1 - 0.4 / height)
+    ax = fig.subplots()
+    low, high = band(result.options.threshold)
+    ax.axvspan(low, high, color="0.9", zorder=0)  # the threshold band: changes too small to call
+    ax.axvline(1.0, color="0.5", linewidth=0.8, zorder=1)
+    lows = [low]
+    highs = [high]
+    for y, r in enumerate(rows):
+        lo, hi = r["ratio_ci"]
+        lows.append(lo)
+        highs.append(hi)
+        color = VERDICT_COLORS[r["verdict"]]
+        ax.plot([lo, hi], [y, y], color=color, linewidth=2, solid_capstyle="butt")
+        ax.plot([r["ratio"]], [y], marker="o", color=color, markersize=4)
+    ax.set_xscale("log")
+    ax.set_xlim(min(lows) / 1.15, max(highs) * 1.15)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize="small")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(f"NEW / BASE median time (log; > 1: NEW slower), 95 % interval; grey: ±{result.options.threshold:.0%};"
+                  " red slower, green faster", fontsize="small")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(title, fontsize="medium", y=1.0)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,132 @@
+"""What `qbench compare` prints and writes: the terminal table and compare.md."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qbench.results.compare import Comparison, band, text
+from qbench.results.report import fmt_time, table
+
+MAX_DIFFERENCES = 20  # the differences most points share; compare.json has every point's own
+MAX_LISTED = 50  # unmatched / not compared points listed by name
+
+
+def _interval(side: dict) -> str:
+    ci = side["ci"]
+    inner = f"[{fmt_time(ci[0])}, {fmt_time(ci[1])}]" if ci else "[n<6: no 95 % CI]"
+    return f"{fmt_time(side['median'])} {inner} n={side['n']}"
+
+
+def _ratio(row: dict) -> str:
+    low, high = row["ratio_ci"]
+    return f"×{row['ratio']:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+def _verdict(row: dict) -> str:
+    return row["verdict"] + ("" if row["conclusive"] else " (?)")
+
+
+def _rule(result: Comparison) -> str:
+    o = result.options
+    low, high = band(o.threshold)
+    test = "Holm-adjusted p" if o.correction == "holm" else "p (no correction)"
+    return (f"slower: NEW/BASE > {high:.3g} with its 95 % interval above it and {test} < {o.alpha:g}; "
+            f"faster: the same below {low:.3g}; else same")
+
+
+def _differences(result: Comparison) -> list[str]:
+    lines = []
+    for d in result.differences[:MAX_DIFFERENCES]:
+        lines.append(f"{d['key']}: {text(d['base'])} -> {text(d['new'])} ({d['points']} of "
+                     f"{len(result.rows)} points)")
+    if len(result.differences) > MAX_DIFFERENCES:
+        lines.append(f"... and {len(result.differences) - MAX_DIFFERENCES} more (compare.json)")
+    return lines
+
+
+def _by(result: Comparison) -> str:
+    by = result.options.by
+    if not by:
+        return ""
+    if by.given:
+        return f"by {by.key}: BASE's {text(by.base)} against NEW's {text(by.new)}"
+    return f"by {by.key} (not matched)"
+
+
+def terminal(result: Comparison, written: list[Path]) -> str:
+    headers = ["point", "BASE median [95 % CI]", "NEW median [95 % CI]", "NEW/BASE [95 % CI]",
+               "p (Holm)" if result.options.correction == "holm" else "p", "verdict"]
+    rows = [[r["label"], _interval(r["base"]), _interval(r["new"]), _ratio(r), _p(r["p_adjusted"]), _verdict(r)]
+            for r in result.rows]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = [f"BASE {result.base.path} ({result.base.benchmark_id})",
+             f"NEW  {result.new.path} ({result.new.benchmark_id})"]
+    if result.options.by:
+        lines.append(_by(result))
+    changed = _differences(result)
+    lines.append("what differs: " + ("; ".join(changed) if changed else "nothing recorded (same options, "
+                                                                         "versions and machine)"))
+    lines.append("")
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
+    counts = result.counts
+    m = result.matching
+    lines.append("")
+    lines.append(f"{len(result.rows)} matched: {counts['slower']} slower, {counts['faster']} faster, "
+                 f"{counts['same']} same at {result.options.threshold:.0%}"
+                 + (f" ({sum(not r['conclusive'] for r in result.rows)} inconclusive, marked ?)"
+                    if any(not r["conclusive"] for r in result.rows) else "")
+                 + f"; {len(m.only_base)} only in BASE, {len(m.only_new)} only in NEW")
+    lines.append(_rule(result))
+    if written:
+        lines.append(f"wrote {', '.join(p.name for p in written)} into {written[0].parent}")
+    return "\n".join(lines)
+
+
+def markdown(result: Comparison, chart: Path | None) -> str:
+    o, m = result.options, result.matching
+    counts = result.counts
+    out = [f"# Comparison: {result.base.benchmark_id} -> {result.new.benchmark_id}\n",
+           f"- BASE: `{result.base.path}`", f"- NEW: `{result.new.path}`"]
+    if o.by:
+        out.append(f"- {_by(result)}")
+    out.append(f"- matched on: {', '.join(m.identity + m.split)}")
+    out.append(f"\n**{len(result.rows)} matched points: {counts['slower']} slower, {counts['faster']} faster, "
+               f"{counts['same']} same** at a threshold of {o.threshold:.0%}.\n")
+    out.append(f"Rule: {_rule(result)}. NEW/BASE is the ratio of the medians; its interval is a bootstrap of "
+               f"the ratio of medians ({o.resamples} resamples, seed {o.seed}); p is a two-sided Mann-Whitney U "
+               f"test on the raw samples, " + ("adjusted for the number of points by Holm's method. "
+                                               if o.correction == "holm" else "not adjusted. ")
+               + "(?) marks a `same` whose interval reaches beyond the threshold: not shown to be the same.\n")
+    out.append("## What differs\n")
+    changed = _differences(result)
+    out.append("\n".join(f"- {line}" for line in changed) + "\n" if changed
+               else "Nothing recorded differs: same options, package versions and machine.\n")
+    out.append("## Points\n")
+    rows = [[r["label"], _interval(r["base"]), _interval(r["new"]), _ratio(r), _p(r["p_value"]),
+             _p(r["p_adjusted"]), f"**{_verdict(r)}**" if r["verdict"] != "same" else _verdict(r)]
+            for r in result.rows]
+    out.append(table(["point", "BASE median [95 % CI]", "NEW median [95 % CI]", "NEW/BASE [95 % CI]", "p",
+                      "p adjusted", "verdict"], rows))
+    notes = [(r["label"], r["note"]) for r in result.rows if r["note"]]
+    if notes:
+        out.append("\n### Inconclusive\n")
+        out.append("\n".join(f"- {name}: {note}" for name, note in notes) + "\n")
+    for title, points in (("Only in BASE", m.only_base), ("Only in NEW", m.only_new)):
+        if points:
+            out.append(f"\n## {title}\n")
+            out.append("\n".join(f"- {p.name}" for p in points[:MAX_LISTED])
+                       + (f"\n- ... and {len(points) - MAX_LISTED} more" if len(points) > MAX_LISTED else "") + "\n")
+    skipped = [("BASE", e) for e in result.base.not_compared] + [("NEW", e) for e in result.new.not_compared]
+    if skipped:
+        out.append("\n## Not compared (not successful)\n")
+        out.append(table(["sweep", "point", "status", "reason"],
+                         [[side, e["point"], e["status"], e["reason"]] for side, e in skipped[:MAX_LISTED]]))
+    if m.duplicates:
+        out.append(f"\n{m.duplicates} point(s) ran more than once in one sweep: the newest record of each was used.\n")
+    if chart:
+        out.append(f"\n## Chart\n\n![{chart.stem}]({chart.name})\n")
+    return "\n".join(out)
