@@ -7,27 +7,36 @@ one invocation of the CLI, as its users run it: process start, simulation, LRET'
 `shots` outcomes, the output file. LRET's own numbers (`execution_time_ms`, simulation only, and
 `final_rank`) are recorded beside qbench's in config.backend_options.
 
-`lret-pennylane` runs the same engine through its PennyLane device `qlret.mixed` (Python package
-`qlret` from LRET's python/ directory, not on PyPI), which drives `quantum_sim` the same way.
+`lret-pennylane` (qbench.backends.lret_pennylane_backend) runs the same engine through its
+PennyLane device `qlret.mixed`.
+
+Which build is which: both report `QuantumLRET-Sim v1.0.0`, so `available()` probes a binary
+with a one-qubit DEPOLARIZE job (cached per executable): only cirq-scalability-comparison runs it.
+Every LRET backend finds `quantum_sim` by one rule (`LretBackend.candidates`) and takes the first
+build of its own branch.
+
+No child outlives a killed worker: quantum_sim starts under util-linux `setpriv --pdeathsig KILL`
+(the death signal survives execve, and subprocess can still vfork: no preexec_fn), and a point's
+files live in a `Scratch` folder that a guardian removes if the worker is SIGKILLed.
 
 No LRET code or binary ships with qbench: build it yourself (README "QuEST and LRET").
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from qbench import pipes
 from qbench.circuits import reference
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
-from qbench.backends.subprocesses import die_with_parent  # the same need: no child outlives a killed worker
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import Channel, Noise, placed
 
@@ -38,6 +47,11 @@ LRET_GATES = {"h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "SDG", "t
 DECOMPOSED = {"cp": "U1(t/2) a; CNOT a,b; U1(-t/2) b; CNOT a,b; U1(t/2) b (exact, no global phase)",
               "u": "RZ(l); RY(t); RZ(p) for u(t, p, l) (exact up to a global phase)"}
 REPOSITORY = "https://github.com/kunal5556/LRET"
+# The branch of a build -> its folder under backends/ in the cwd (the original design's places).
+BUILD_FOLDERS = {"phase-7": "lret-phase7", "cirq-scalability-comparison": "lret-cirq-scalability"}
+PROBE_JOB = {"circuit": {"num_qubits": 1, "operations": [{"name": "DEPOLARIZE", "wires": [0], "params": [0.1]}]},
+             "config": {"epsilon": 1e-4, "shots": 1}}
+PROBE_TIMEOUT_SECONDS = 30
 
 
 def kraus_op(channel: Channel) -> dict:
@@ -85,6 +99,114 @@ def histogram_from_indices(indices, n_qubits: int) -> dict[str, int]:
     return {format(int(i), f"0{n_qubits}b")[::-1]: int(c) for i, c in zip(outcomes, counts)}
 
 
+# -- launching quantum_sim ---------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def death_signal() -> tuple[tuple[str, ...], object, str]:
+    """(command prefix, preexec_fn, description): how a quantum_sim child dies with its worker.
+
+    util-linux `setpriv --pdeathsig KILL --` sets the death signal and execs the command (the signal
+    survives execve), so subprocess launches by vfork. A preexec_fn would force a full fork of the
+    worker (~330 MB: 7.7 ms per launch instead of 1.9 ms): only where setpriv lacks --pdeathsig
+    (util-linux < 2.33, e.g. RHEL 8)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        try:
+            works = subprocess.run([setpriv, "--pdeathsig", "KILL", "--", "true"], capture_output=True,
+                                   timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            works = False
+        if works:
+            return (setpriv, "--pdeathsig", "KILL", "--"), None, "setpriv --pdeathsig KILL (util-linux)"
+    if sys.platform.startswith("linux"):
+        from qbench.backends.subprocesses import die_with_parent
+
+        return (), die_with_parent, "preexec_fn prctl(PR_SET_PDEATHSIG) (no setpriv --pdeathsig: a full fork per launch)"
+    return (), None, "none (no setpriv, not Linux): quantum_sim may outlive a killed worker"
+
+
+def launch(command: list[str], **kwargs) -> subprocess.Popen:
+    """Start `command` (quantum_sim ...) so that it is SIGKILLed when this process dies."""
+    prefix, preexec, _ = death_signal()
+    return subprocess.Popen([*prefix, *command], preexec_fn=preexec, **kwargs)
+
+
+# A child's ru_maxrss (wait4, RUSAGE_CHILDREN) is at least its parent's resident size when it was
+# started: until its exec it shares (vfork) or copies (fork) the parent's memory, and exec records
+# that memory's peak. So a quantum_sim started by a 300 MB worker reports >= 300 MB whatever it used.
+# Started by this small launcher (`python -I -S`, ~10 MB), it reports its own peak (above ~10 MB).
+MEASURE = ("import os, sys; pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ); "
+           "_, status, usage = os.wait4(pid, 0); open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+           "sys.exit(os.waitstatus_to_exitcode(status))")
+SMALL_LAUNCHER = "one more untimed call, started by a small launcher that wait4s on quantum_sim"
+
+
+def measuring(command: list[str], peak_file: Path) -> list[str]:
+    """`command` (an absolute path first) under the small launcher, which writes its peak RSS (KiB)
+    to `peak_file`; the launcher itself goes to `launch`, which gives it the death signal."""
+    return [sys.executable, "-I", "-S", "-c", MEASURE, str(peak_file), *death_signal()[0], *command]
+
+
+class Scratch:
+    """A point's temporary folder, removed even when its worker is SIGKILLed (a timeout).
+
+    A guardian `sh` in a session of its own (a kill of the worker's process group spares it) waits
+    on a pipe that only this process holds; when the pipe closes, this process is gone, and the
+    guardian removes the folder, and again a second later (a child killed with the worker may have
+    been writing into it). A normal end removes the folder here and kills the guardian.
+    """
+
+    GUARD = 'read _; rm -rf -- "$0"; sleep 1; rm -rf -- "$0"'
+
+    def __init__(self, prefix: str = "qbench-lret-"):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self._guardian = subprocess.Popen(["/bin/sh", "-c", self.GUARD, str(self.path)], stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._guardian.poll() is None:
+            self._guardian.kill()
+        self._guardian.wait()
+        self._guardian.stdin.close()
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(executable: str, stamp: tuple) -> tuple[str | None, str]:
+    """(branch, what the probe saw) for the binary `executable` at `stamp` (its mtime and size)."""
+    with tempfile.TemporaryDirectory(prefix="qbench-lret-probe-") as folder:
+        job, out = Path(folder, "probe.json"), Path(folder, "probe.out.json")
+        job.write_text(json.dumps(PROBE_JOB))
+        try:
+            process = launch([executable, "--input-json", str(job), "--output-json", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout, stderr = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return None, f"the DEPOLARIZE probe ran past {PROBE_TIMEOUT_SECONDS} s"
+        except OSError as exc:
+            return None, f"the DEPOLARIZE probe could not start it: {exc}"
+        said = (stderr or stdout).strip().splitlines()
+        said = said[-1].strip() if said else "no output file"
+        try:
+            ran = process.returncode == 0 and json.loads(out.read_text()).get("status") == "success"
+        except (OSError, ValueError, AttributeError):
+            ran = False
+    if ran:
+        return "cirq-scalability-comparison", "it runs DEPOLARIZE"
+    if "Unsupported gate: DEPOLARIZE" in stderr:
+        return "phase-7", f"it refuses DEPOLARIZE: {said}"
+    return None, f"the DEPOLARIZE probe exited with {process.returncode}: {said}"
+
+
+def probe(executable: str) -> tuple[str | None, str]:
+    """Which LRET branch a quantum_sim was built from (both report the same version): a one-qubit
+    DEPOLARIZE job runs on cirq-scalability-comparison only, phase-7 refuses it. Cached per binary."""
+    status = os.stat(executable)
+    return _probe(executable, (status.st_mtime_ns, status.st_size))
+
+
 @functools.lru_cache(maxsize=None)
 def _version(executable: str) -> str | None:
     try:
@@ -112,31 +234,56 @@ class LretBackend(Backend):
         self.executable_option, self.on_path, self.branch = executable, on_path, branch
         self.epsilon, self.depolarize_op = epsilon, depolarize_op
         self._calls: list[dict] = []
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._scratch: Scratch | None = None
+        self._resolved: tuple[str | None, str | None] | None = None
+        self._peak: tuple[float | None, str | None] = (None, None)  # quantum_sim's peak MB, how it was read
 
-    # -- cheap checks ------------------------------------------------------------------------
+    # -- which quantum_sim -------------------------------------------------------------------
     def candidates(self) -> list[str]:
-        """Where quantum_sim may be: backend.executable, else `quantum_sim` on PATH (if on_path),
-        then backends/<name>/build/quantum_sim under the cwd (the original design's places)."""
+        """Where quantum_sim may be, the same rule for every LRET backend: backend.executable alone;
+        else `quantum_sim` on PATH (if on_path), then backends/<build folder of the branch>/build/quantum_sim
+        under the cwd (lret-phase7 for phase-7, lret-cirq-scalability for cirq-scalability-comparison)."""
         if self.executable_option:
             return [str(Path(self.executable_option).expanduser().absolute())]
         found = [f"{EXECUTABLE} on PATH"] if self.on_path else []
-        return [*found, str(Path.cwd() / "backends" / self.name / "build" / EXECUTABLE)]
+        folder = BUILD_FOLDERS.get(self.branch, self.name)
+        return [*found, str(Path.cwd() / "backends" / folder / "build" / EXECUTABLE)]
+
+    def resolve(self) -> tuple[str | None, str | None]:
+        """(the first candidate built from this backend's branch, None), or (None, why none)."""
+        if self._resolved is None:
+            seen = []
+            for place in self.candidates():
+                path = shutil.which(EXECUTABLE) if place.endswith(" on PATH") else place
+                if not (path and os.path.isfile(path) and os.access(path, os.X_OK)):
+                    continue
+                path = str(Path(path).absolute())
+                branch, detail = probe(path)
+                if branch == self.branch:
+                    self._resolved = (path, None)
+                    return self._resolved
+                what = f"a {branch} build" if branch else "not a working quantum_sim"
+                seen.append(f"{path} is {what} ({detail})")
+            advice = f"build branch '{self.branch}' of {REPOSITORY} and set backend.executable=/path/to/{EXECUTABLE}"
+            if seen:
+                reason = (f"{self.name} needs a {EXECUTABLE} built from LRET branch '{self.branch}': "
+                          f"{'; '.join(seen)}: {advice}")
+            else:
+                reason = f"LRET's {EXECUTABLE} not found at {' or '.join(self.candidates())}: {advice}"
+            self._resolved = (None, reason)
+        return self._resolved
 
     def executable(self) -> str | None:
-        for place in self.candidates():
-            path = shutil.which(EXECUTABLE) if place.endswith(" on PATH") else place
-            if path and os.path.isfile(path) and os.access(path, os.X_OK):
-                return str(Path(path).absolute())
-        return None
+        return self.resolve()[0]
 
     def available(self):
         if self.device == "GPU":
             return "qbench drives LRET's CPU build (its GPU build needs cuQuantum and is not wired here)"
-        if self.executable() is None:
-            return (f"LRET's {EXECUTABLE} not found at {' or '.join(self.candidates())}: build branch "
-                    f"'{self.branch}' of {REPOSITORY} and set backend.executable=/path/to/{EXECUTABLE}")
-        return None
+        return self.resolve()[1]
+
+    def load(self) -> None:
+        super().load()
+        self.resolve()  # the probe belongs to the worker's start, not to a point's convert time
 
     def versions(self):
         executable = self.executable()
@@ -144,15 +291,26 @@ class LretBackend(Backend):
 
     def describe(self):
         reported = [json.loads(call["raw"]) for call in self._calls]
-        return {**super().describe(), "executable": self.executable(), "branch": self.branch,
+        executable = self.executable()
+        return {**super().describe(), "executable": executable, "branch": self.branch,
+                "branch_probe": probe(executable)[1] if executable else None,
                 "epsilon": self.epsilon, "decomposed": DECOMPOSED,
                 "noise_ops": "DEPOLARIZE (depolarizing), KRAUS (others)" if self.depolarize_op else "KRAUS",
                 "sampler_seed": "LRET seeds its sampler from the clock: shots are not reproducible by seed",
+                "parent_death": death_signal()[2],
+                "quantum_sim_peak_mb": self._peak[0], "quantum_sim_peak": self._peak[1],
                 # LRET's own report of every call of the point (dry run, warm-ups, timed runs, in order):
                 "lret_execution_time_ms": [r["execution_time_ms"] for r in reported],
                 "lret_final_rank": [r["final_rank"] for r in reported]}
 
     # -- the timed protocol --------------------------------------------------------------------
+    def new_scratch(self) -> Path:
+        """A fresh folder for this point's files; the previous point's is removed."""
+        if self._scratch is not None:
+            self._scratch.close()
+        self._scratch = Scratch()
+        return self._scratch.path
+
     def _document(self, circuit: Circuit, spec: RunSpec, shots: int, export_state: bool) -> dict:
         config = {"epsilon": self.epsilon, "initial_rank": 1, "export_state": export_state,
                   "num_threads": spec.threads}  # num_threads: read by the cirq-scalability branch only
@@ -163,13 +321,10 @@ class LretBackend(Backend):
                 "config": config}
 
     def prepare(self, circuit: Circuit, spec: RunSpec):
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        self._tmp = tempfile.TemporaryDirectory(prefix="qbench-lret-")
-        folder = Path(self._tmp.name)
+        folder = self.new_scratch()
         (folder / "run.json").write_text(json.dumps(self._document(circuit, spec, spec.shots, False)))
         (folder / "state.json").write_text(json.dumps(self._document(circuit, spec, 0, True)))
-        self._calls = []
+        self._calls, self._peak = [], (None, None)
         env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads))
         return {"n_qubits": circuit.n_qubits, "folder": folder, "env": env, "executable": self.executable()}
 
@@ -178,12 +333,12 @@ class LretBackend(Backend):
         folder = prepared["folder"]
         output = folder / f"{name}.out.json"
         output.unlink(missing_ok=True)
-        process = subprocess.Popen([prepared["executable"], "--input-json", str(folder / f"{name}.json"),
-                                    "--output-json", str(output)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, env=prepared["env"], preexec_fn=die_with_parent)
+        process = launch([prepared["executable"], "--input-json", str(folder / f"{name}.json"),
+                          "--output-json", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=prepared["env"])
         errors = process.stderr.read()
         process.stderr.close()
-        _, status, usage = os.wait4(process.pid, 0)  # wait4: this child's own peak memory
+        _, status, usage = os.wait4(process.pid, 0)  # wait4: this child's own peak memory (setpriv execs it)
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0 or not output.exists():
             raise LretError(f"{EXECUTABLE} exited with {process.returncode}: "
@@ -205,62 +360,19 @@ class LretBackend(Backend):
         return little_endian_to_canonical(L[:, 0], prepared["n_qubits"]) if L.shape[1] == 1 else None
 
     def child_peak_rss_mb(self, prepared) -> float | None:
-        return max((call["peak_rss_mb"] for call in self._calls), default=None)
-
-
-class LretPennylaneBackend(LretBackend):
-    """LRET through its PennyLane device `qlret.mixed`: a QNode returning `qml.sample()`, which the
-    device hands to quantum_sim in JSON mode (qml.counts is refused by the device)."""
-
-    modules = ("qlret", "pennylane")
-    packages = ("qlret", "pennylane")
-
-    def available(self):
-        if importlib.util.find_spec("qlret") is None:
-            return ("Python module 'qlret' is not installed (LRET's python/ package, not on PyPI: "
-                    f"pip install -e <LRET checkout>/python, from {REPOSITORY})")
-        return super().available()
-
-    def versions(self):
-        return {**Backend.versions(self), **super().versions()}
-
-    def describe(self):
-        details = super().describe()
-        return {**details, "device_name": "qlret.mixed", "lret_execution_time_ms": None, "lret_final_rank": None,
-                "reported": "qlret.mixed does not pass LRET's execution_time_ms or final_rank on"}
-
-    def prepare(self, circuit: Circuit, spec: RunSpec):
-        import pennylane as qml
-        import qlret
-
-        from qbench.backends.pennylane_backend import apply_pennylane
-
-        # qlret starts quantum_sim with the worker's environment, OMP_NUM_THREADS included.
-        qlret.set_executable_path(self.executable())
-        noise = Noise.of(spec)
-        device = qml.device("qlret.mixed", wires=circuit.n_qubits, epsilon=self.epsilon)
-
-        @qml.set_shots(spec.shots)
-        @qml.qnode(device)
-        def sample():
-            apply_pennylane(circuit, noise)
-            if noise.name == "readout":  # a bit flip on every qubit before measurement, as to_lret does
-                for wire in range(circuit.n_qubits):
-                    qml.BitFlip(noise.readout, wires=wire)
-            return qml.sample()
-
-        self._calls = []
-        return {"qnode": sample, "n_qubits": circuit.n_qubits}
-
-    def run(self, prepared):
-        return prepared["qnode"]()
-
-    def histogram(self, prepared, raw):
-        return histogram_from_indices(raw, prepared["n_qubits"])
-
-    def final_state(self, prepared):
-        return None  # qlret.mixed returns no state: verified on its histogram
-
-    def child_peak_rss_mb(self, prepared):
-        return None  # qlret's subprocess is not ours to wait on
-
+        """quantum_sim's peak over the point's calls: wait4's, when it tops this process's own peak
+        (then it is quantum_sim's own, see MEASURE); otherwise one more untimed call, measured."""
+        peak = max((call["peak_rss_mb"] for call in self._calls), default=None)
+        if peak is not None and peak > (pipes.peak_rss_mb() or 0.0):
+            self._peak = (peak, "wait4 on each quantum_sim of the point (above this process's own peak)")
+            return peak
+        folder = prepared["folder"]
+        process = launch(measuring([prepared["executable"], "--input-json", str(folder / "run.json"),
+                                    "--output-json", str(folder / "measure.out.json")], folder / "peak_kb"),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=prepared["env"])
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            raise LretError(f"{EXECUTABLE} exited with {process.returncode} (memory measurement): "
+                            f"{errors.decode(errors='replace').strip()}")
+        self._peak = (int((folder / "peak_kb").read_text()) / 1024, SMALL_LAUNCHER)
+        return self._peak[0]
