@@ -93,7 +93,9 @@ def by_backend(summary) -> str:
     return ("## Summary by backend\n\nSuccessful points only; times are the median of each point's timed "
             "repetitions. *bandwidth eff.*: the time a perfect state-vector simulator would need at this "
             "machine's measured memory bandwidth (one read+write pass over the state per circuit layer) "
-            "divided by the measured time; above 1 means the state fits in cache.\n\n" + table(headers, rows))
+            "divided by the measured time; above 1 means the state fits in cache. *avg fidelity*: over all the "
+            "backend's verified points, whatever their kind (state or histogram fidelity, noisy or not); the "
+            "fidelity rankings below compare like with like.\n\n" + table(headers, rows))
 
 
 def _interval(summary, workload, n, series) -> tuple | None:
@@ -152,17 +154,43 @@ def rankings(summary) -> str:
                          runner, slowest])
     out.append(table(["circuit", "qubits", "fastest", "time [95 % CI]", "runner-up", "slowest"], rows) if rows
                else "No timed point.\n")
-    fidelities = [(s, v) for s, v in summary.comparison["backends"].items() if v["avg_fidelity"] is not None]
-    worst = {}
-    for r in summary.rows:
-        if r["status"] == "success" and r["fidelity"] is not None:
-            worst[r["series"]] = min(r["fidelity"], worst.get(r["series"], r["fidelity"]))
-    rows = [[i, s, fmt_fidelity(v["avg_fidelity"]), fmt_fidelity(worst.get(s))]
-            for i, (s, v) in enumerate(sorted(fidelities, key=lambda sv: -sv[1]["avg_fidelity"]), 1)]
-    out.append("\n### Highest fidelity\n\nFidelity against the exact reference (qbench.reference), "
-               "averaged over the backend's verified points.\n")
-    out.append(table(["rank", "backend", "avg fidelity", "worst point"], rows) if rows else "No verified point.\n")
+    out += fidelity_rankings(summary)
     return "\n".join(out)
+
+
+# Fidelities are ranked beside their own kind only: a state's overlap and a histogram's classical
+# fidelity are different numbers, and a noisy point's histogram measures the noise, not the simulator.
+FIDELITY_KINDS = {
+    ("statevector", False): ("state fidelity (noiseless points)",
+                             "`|⟨ideal|ψ⟩|²`, the overlap of the backend's final state with the exact reference state"),
+    ("distribution", False): ("histogram fidelity (noiseless points)",
+                              "classical fidelity of the backend's shots to the exact distribution, for a backend "
+                              "that exposes no state (shot noise keeps it below 1)"),
+    ("distribution", True): ("histogram fidelity (noisy points)",
+                             "classical fidelity of the shots to the ideal noiseless distribution: what the noise cost"),
+}
+
+
+def fidelity_rankings(summary) -> list[str]:
+    """One ranking per kind of fidelity (the record's fidelity_method, noisy or not)."""
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in summary.rows:
+        if r["status"] == "success" and r.get("fidelity") is not None:
+            groups[(r.get("fidelity_method"), (r.get("noise_model") or "none") != "none")][r["series"]].append(
+                r["fidelity"])
+    if not groups:
+        return ["\n### Highest fidelity\n\nNo verified point.\n"]
+    out = []
+    order = list(FIDELITY_KINDS)
+    for key in sorted(groups, key=lambda k: (order.index(k) if k in order else len(order), str(k))):
+        title, what = FIDELITY_KINDS.get(key, (f"fidelity ({key[0]}{', noisy points' if key[1] else ''})",
+                                               "as the record's fidelity_method says"))
+        ranked = sorted(groups[key].items(), key=lambda sv: -sum(sv[1]) / len(sv[1]))
+        rows = [[i, s, fmt_fidelity(sum(v) / len(v)), fmt_fidelity(min(v)), len(v)] for i, (s, v) in enumerate(ranked, 1)]
+        out.append(f"\n### Highest {title}\n\n{what[0].upper() + what[1:]}; averaged over the backend's points "
+                   "of this kind only.\n")
+        out.append(table(["rank", "backend", "avg fidelity", "worst point", "points"], rows))
+    return out
 
 
 def scalability(summary) -> str:
