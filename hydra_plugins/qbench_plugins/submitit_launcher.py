@@ -8,11 +8,14 @@ Two differences from `hydra/launcher=submitit_slurm`:
 - a job that dies outside qbench (scancel, the SLURM time limit, a node failure)
   becomes an `error`/`timeout` record and the launcher returns; the stock launcher
   raises on the first such job and Hydra then aborts the multirun.
+Jobs that are not qbench points (another Hydra app on this launcher) get the baseline sizes and
+the stock behaviour; Hydra's own launcher test suites run on it (tests/app/test_launchers.py).
 """
 from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -29,19 +32,31 @@ IMPORT_MARGIN_S = 120      # worker start and library import, not part of timeou
 BASELINE_MEMORY_GB = 1.5   # Python, the simulator libraries and MLflow in one job
 
 
+def is_qbench_point(cfg) -> bool:
+    """A qbench point's config, not another Hydra app's (Hydra's own launcher test suites run their
+    apps on this launcher): only a qbench point is sized and gets a record when its job is lost."""
+    return all(key in cfg for key in ("backend", "execution", "n_qubits"))
+
+
 class QbenchSubmititMixin:
-    def _job_config(self, overrides: Sequence[str], job_num: int):
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(cfg.hydra.job):
-            cfg.hydra.job.num = job_num
-        return cfg
+    def _job_configs(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
+        from qbench.app.hydra_internals import sweep_composer
+
+        composer = sweep_composer(self.hydra_context.config_loader)
+        configs = []
+        for job_num, overrides in enumerate(job_overrides, start=initial_job_idx):
+            cfg = composer.load_sweep_config(self.config, list(overrides))
+            with open_dict(cfg.hydra.job):
+                cfg.hydra.job.num = job_num
+            configs.append(cfg)
+        return configs
 
     def _auto_params(self, configs: list) -> dict:
-        """Values for every resource the user left as `auto`."""
+        """Values for every resource the user left as `auto` (another app's jobs: the baseline)."""
         from qbench.backends.registry import instantiate_backend
 
         timeout_s, memory_gb, cpus, gpus = 60.0, BASELINE_MEMORY_GB, 1, 0
-        for cfg in configs:
+        for cfg in filter(is_qbench_point, configs):
             ex, backend_cfg = cfg.execution, OmegaConf.to_container(cfg.backend, resolve=True)
             timeout_s = max(timeout_s, ex.timeout_per_run * (ex.retries + 1) + IMPORT_MARGIN_S)
             backend = instantiate_backend(backend_cfg)
@@ -66,7 +81,7 @@ class QbenchSubmititMixin:
 
         from qbench.results import records
 
-        configs = [self._job_config(o, initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        configs = self._job_configs(job_overrides, initial_job_idx)
         sized = self._auto_params(configs)
         params = {k: (sized.get(k) if v == AUTO else v) for k, v in self.params.items()}
         log.info("qbench %s resources: %s", self._EXECUTOR,
@@ -80,6 +95,8 @@ class QbenchSubmititMixin:
                                       for k, v in params.items() if k not in init_keys and k != "_target_"})
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
         log.info("Submitit '%s' sweep output dir : %s", self._EXECUTOR, sweep_dir)
         job_params = []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
@@ -99,6 +116,8 @@ class QbenchSubmititMixin:
                 returns.append(job.results()[0])
                 continue
             except Exception as exc:  # noqa: BLE001 - cancelled, timed out, node failure
+                if not is_qbench_point(cfg):
+                    raise  # as the stock launcher does: no qbench record to write
                 state = job.state
                 failure = exc
             sweep_dir = Path(str(cfg.hydra.sweep.dir))
