@@ -14,7 +14,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from qbench.app.sweep import compose_command
+from qbench.app.hydra_internals import COMPOSE_ERRORS
+from qbench.app.sweep import compose_command, one_line
 from qbench.cli.errors import EXIT_BAD_INPUT, error
 from qbench.results import records, tracking
 from qbench.results.summary import LATEST, latest_sweep
@@ -36,6 +37,14 @@ def _relaunch_hydra_overrides(multirun_cfg) -> list[str]:
     """The sweep's own Hydra overrides (launcher, search path...), minus where and how it sweeps."""
     return [o for o in multirun_cfg.hydra.overrides.hydra
             if not o.startswith(("hydra.sweep.dir=", "hydra/sweeper=", "hydra.sweeper."))]
+
+
+def _config_options(multirun_cfg) -> tuple[str | None, str]:
+    """(the sweep's `--config-dir`, its `--config-name`), as Hydra recorded them in multirun.yaml:
+    hydra.main's `--config-dir DIR` is the search path's `command-line` entry."""
+    config_dir = next((str(source.path) for source in multirun_cfg.hydra.runtime.get("config_sources") or []
+                       if source.provider == "command-line" and source.schema == "file"), None)
+    return config_dir, str(multirun_cfg.hydra.job.get("config_name") or "config")
 
 
 def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
@@ -60,7 +69,8 @@ def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
         done[tuple(sorted(overrides))] = point_dir
     # Points the killed sweep never started: expand its command again, as Hydra did.
     command = list(multirun_cfg.hydra.overrides.task) + _relaunch_hydra_overrides(multirun_cfg)
-    for number, point in enumerate(compose_command(command, multirun=True).points):
+    config_dir, config_name = _config_options(multirun_cfg)
+    for number, point in enumerate(compose_command(command, True, config_dir, config_name).points):
         if tuple(sorted(point.overrides)) in done:
             continue
         with open_dict(point.cfg):
@@ -80,7 +90,10 @@ def main(argv: list[str]) -> int:
         return error(f"{sweep_dir} is not a qbench sweep directory (no multirun.yaml); "
                      "allowed: a folder under outputs/ made by `qbench -m ...`, or latest")
     multirun_cfg = OmegaConf.load(multirun_file)
-    todo, sweep_size = points_to_rerun(sweep_dir, multirun_cfg)
+    try:
+        todo, sweep_size = points_to_rerun(sweep_dir, multirun_cfg)
+    except COMPOSE_ERRORS as exc:  # e.g. the sweep's --config-dir is gone
+        return error(one_line(exc))
     if not todo:
         print(f"nothing to rerun in {sweep_dir}: every point has a finished result")
         return 0
@@ -97,5 +110,7 @@ def main(argv: list[str]) -> int:
         json.dump({"sweep_size": sweep_size, "points": todo}, f)
     from qbench.cli.launch import run_hydra
 
-    return run_hydra(["-m", *fixed_task, *hydra_overrides, f"hydra.sweep.dir={sweep_dir.resolve()}",
+    config_dir, config_name = _config_options(multirun_cfg)
+    options = [*(["--config-dir", config_dir] if config_dir else []), "--config-name", config_name]
+    return run_hydra([*options, "-m", *fixed_task, *hydra_overrides, f"hydra.sweep.dir={sweep_dir.resolve()}",
                       "hydra/sweeper=qbench_list", f"hydra.sweeper.points_file={f.name}"])

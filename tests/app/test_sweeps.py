@@ -1,5 +1,6 @@
 """Real runs and multiruns through the CLI (basic and joblib launchers) into temporary dirs."""
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 import qbench
 
-from tests.helpers import compose_point, run_qbench, sweep_records
+from tests.helpers import PLUGIN_CONF, compose_point, run_qbench, sweep_records
 
 BACKENDS = {"cirq", "qiskit-aer", "qsim", "pennylane", "stim"}
 
@@ -99,11 +100,27 @@ def test_records_are_written_atomically_and_are_valid_json(workdir):
 
 def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
     # tests/plugins/conf/backend/faulty.yaml names tests/plugins/faulty_backend.py by _target_
-    from tests.helpers import PLUGIN_CONF
-
     result = run_qbench("--config-dir", str(PLUGIN_CONF), "-m", "backend=faulty,stim", "execution=quick", cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert {r["backend"]: r["status"] for r in sweep_records(workdir)} == {"faulty": "success", "stim": "success"}
+
+
+def test_rerun_failed_of_a_sweep_made_with_a_config_dir(workdir, tmp_path):
+    # The faulty backend's config lives only in the --config-dir: the rerun must find it there again.
+    conf, marker = tmp_path / "conf", tmp_path / "flaky"
+    shutil.copytree(PLUGIN_CONF, conf)
+    first = run_qbench("--config-dir", str(conf), "-m", "backend=faulty", "++backend.fault=flaky",
+                       f"++backend.marker_file={marker}", "n_qubits=3,4", "execution=quick", cwd=workdir)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert sorted(r["status"] for r in sweep_records(workdir)) == ["error", "success"]
+    rerun = run_qbench("rerun-failed", "latest", cwd=workdir)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert rerun.stdout.count("rerun ") == 1 and "(error)" in rerun.stdout
+    assert sorted(r["status"] for r in sweep_records(workdir)) == ["success", "success"]
+    # The config dir gone since: one line, exit 2.
+    shutil.rmtree(conf)
+    gone = run_qbench("rerun-failed", "latest", cwd=workdir)
+    assert gone.returncode == 2 and gone.stderr == f"qbench: error: Additional config directory '{conf}' not found\n"
 
 
 def test_stock_joblib_keeps_both_workers_busy_on_backends_of_unequal_cost(workdir):
