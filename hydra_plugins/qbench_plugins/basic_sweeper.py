@@ -3,9 +3,9 @@
 Hydra's BasicSweeper composes each job of a batch in the launching process only to check
 that it composes, and each job composes it again. qbench's pre-flight (`qbench.cli.preflight`)
 has already composed and validated every point of this very command, and hands its expansion
-over through `qbench.app.state.preflight()`: a batch whose every job is one of those points is
-not composed again. Any other batch is checked through `qbench.app.hydra_internals.sweep_composer`
-(groups composed once per distinct set of choices where Hydra's internals allow it).
+over through `qbench.app.state.preflight()`: a job that is one of those points is not composed
+again. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
+composed once per distinct set of choices where Hydra's internals allow it).
 
 Besides qbench.app.hydra_internals this is the one place that touches Hydra's internals: the
 class it extends and the method it overrides. If the class moves, it is found where Hydra's own
@@ -39,10 +39,8 @@ class QbenchBasicSweeper(_hydra_basic_sweeper()):
         from qbench.app.hydra_internals import sweep_composer
 
         expansion = state.preflight()
-        if expansion is not None:
-            validated = {tuple(point.overrides) for point in expansion.points}
-            if all(tuple(overrides) in validated for overrides in batch):
-                return
+        validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()
         composer = sweep_composer(self.hydra_context.config_loader)
         for overrides in batch:
-            composer.load_sweep_config(self.config, list(overrides))
+            if tuple(overrides) not in validated:
+                composer.load_sweep_config(self.config, list(overrides))

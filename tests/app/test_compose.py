@@ -58,3 +58,26 @@ def test_composed_configs_do_not_share_state(loader_and_master):
     first = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=4"])
     second = composer.load_sweep_config(master, ["backend=cirq", "n_qubits=6"])
     assert (first.n_qubits, second.n_qubits) == (4, 6)
+
+
+def test_the_sweeper_skips_only_the_jobs_pre_flight_composed(loader_and_master):
+    from hydra.types import HydraContext
+
+    from hydra_plugins.qbench_plugins.basic_sweeper import QbenchBasicSweeper
+    from qbench.app import state
+    from qbench.app.sweep import Expansion, Point
+
+    loader, master = loader_and_master
+    sweeper = QbenchBasicSweeper(max_batch_size=None)
+    sweeper.hydra_context, sweeper.config = HydraContext(config_loader=loader, callbacks=None), master
+    # A point pre-flight "validated" that does not compose: skipped, so it is never composed here.
+    state.set_preflight(Expansion(master, [Point(["backend=validated-elsewhere"], None)]))
+    try:
+        sweeper.validate_batch_is_legal([["backend=validated-elsewhere"]])
+        with pytest.raises(Exception, match="nope"):  # not among pre-flight's points: composed, and refused
+            sweeper.validate_batch_is_legal([["backend=validated-elsewhere"], ["backend=nope"]])
+        state.set_preflight(None)
+        with pytest.raises(Exception, match="validated-elsewhere"):
+            sweeper.validate_batch_is_legal([["backend=validated-elsewhere"]])
+    finally:
+        state.set_preflight(None)
