@@ -95,3 +95,8 @@ def test_cancelled_point_is_recorded_and_rerun_failed_completes_it(workdir):
     assert "qbench slurm resources" in rerun.stdout + rerun.stderr  # relaunched on the cluster
     records = sweep_records(workdir)
     assert len(records) == 2 and all(r["status"] == "success" for r in records)
+    # MLflow: the rerun's child replaced the cancelled point's FAILED one (one live child per point)
+    runs = client_for(workdir).search_runs([exp.experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.tags["backend"] for r in children) == ["faulty", "stim"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
