@@ -6,7 +6,10 @@ rule, checked after each repetition:
 
 - at least `repetitions` samples, always (the timeout kills a point that cannot afford them);
 - then more, while the samples add up to less than `min_time` seconds, or while the 95 % interval
-  of the median is wider than +-`target_rel_ci` of it (when set);
+  of the median is wider than +-`target_rel_ci` of it (when set). "Add up" is counted robustly, as
+  n x median: one slow sample (another process, a page fault) does not end the calibration early,
+  and a point whose median is under min_time / 5 always gets at least 6 samples, enough for a 95 %
+  interval of its median;
 - never more than `max_repetitions` (nor fewer than `repetitions`), and no extra one once the
   point has used half of `timeout_per_run` (the rest is left for verification; the timeout still
   bounds the whole point).
@@ -57,7 +60,6 @@ def repeat(run_once: Callable[[], float], plan: Plan, started: float, clock: Cal
     ordered: list[float] = []
     maximum = plan.max_repetitions if plan.max_repetitions is not None else math.inf
     deadline = started + DEADLINE_SHARE * plan.timeout if plan.timeout else None
-    total = 0.0
     precise = plan.target_rel_ci is None
     next_check = 0  # the precision test costs O(n): done after every sample up to 50, then every 10 %
     waiting_for = "repetitions"  # what the last extra sample was taken for
@@ -68,7 +70,8 @@ def repeat(run_once: Callable[[], float], plan: Plan, started: float, clock: Cal
                 width = stats.relative_halfwidth(ordered)
                 precise = width is not None and width <= plan.target_rel_ci
                 next_check = n + 1 if n < 50 else n + n // 10
-            short = total < plan.min_time
+            n_times_median = n * (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+            short = n_times_median < plan.min_time
             if not short and precise:
                 return times, waiting_for
             if n >= maximum:
@@ -80,4 +83,3 @@ def repeat(run_once: Callable[[], float], plan: Plan, started: float, clock: Cal
         sample = run_once()
         times.append(sample)
         bisect.insort(ordered, sample)
-        total += sample

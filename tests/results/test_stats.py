@@ -112,6 +112,9 @@ def test_min_time_adds_repetitions_to_fast_points_only():
         assert len(_repeat([t] * 1000, repetitions=3, min_time=0.05, max_repetitions=200)[0]) >= 6
     times, stop = _repeat([0.00001] * 1000, repetitions=3, min_time=0.05, max_repetitions=200)
     assert len(times) == 200 and stop == "max_repetitions"
+    # one slow sample does not end it early: counted as n x median, not as the raw sum
+    times, _ = _repeat([0.005, 0.009, 0.040] + [0.009] * 100, repetitions=3, min_time=0.05, max_repetitions=200)
+    assert len(times) == 6 and stats.median(times) < 0.010
 
 
 def test_target_precision_repeats_until_the_interval_is_narrow():
