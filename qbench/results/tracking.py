@@ -207,7 +207,7 @@ def is_logged(output_dir: Path, record: dict) -> bool:
     if not logged or logged.get("result") != _identity(record):
         return False
     sweep = records.read(Path(output_dir).parent / IDS_FILE)
-    return not sweep or logged.get("parent_run_id", sweep["parent_run_id"]) == sweep["parent_run_id"]
+    return not sweep or logged.get("parent_run_id") == sweep.get("parent_run_id")
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
