@@ -158,7 +158,7 @@ def main() -> int:
     for row in rows:
         best = row["fastest"]
         others = "; ".join(f"{v['options']}: {v['seconds']:.3g}" if v["seconds"] is not None else
-                           f"{v['options']}: {v['status']}" for v in row["variants"] if v is not best)
+                           f"{v['options']}: {v['status']}" for v in row["variants"] if v != best)
         day = row.get("measured", "")[:10]
         lines.append(f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | "
                      f"{best['options'] if best else '-'} | {best['seconds']:.3g} | {others} | "
