@@ -10,6 +10,7 @@ in qbench.app.hydra_internals.
 """
 from __future__ import annotations
 
+import copy
 import os
 import re
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException, SearchPathException
 from hydra.types import RunMode
+from hydra.version import VersionBase
 from omegaconf import DictConfig
 
 from qbench.app import state
@@ -39,6 +41,7 @@ def hydra_session(config_dir: str | None = None):
         if not os.path.isdir(extra):
             raise SearchPathException(f"Additional config directory '{extra}' not found")
     GlobalHydra.instance().clear()
+    version_base = copy.copy(VersionBase.instance())  # put back after: Hydra apps of this process set their own
     state.set_config_dir(extra)  # read by hydra_plugins/qbench_plugins/search_path.py
     try:
         with initialize_config_module(CONFIG_MODULE, job_name="qbench", version_base=VERSION_BASE):
@@ -51,6 +54,7 @@ def hydra_session(config_dir: str | None = None):
     finally:
         state.set_config_dir(None)
         GlobalHydra.instance().clear()
+        VersionBase.set_instance(version_base)
 
 
 @dataclass

@@ -5,18 +5,32 @@ Every case of both suites applies: their apps are not qbench points, and the lau
 with its baseline (qbench's sizing needs a point's backend, execution and n_qubits) and lets
 their lost jobs raise, as the stock launcher does. The real cluster: tests/app/test_slurm.py.
 """
+import copy
 import math
 
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
-from pytest import mark
+from hydra.version import VersionBase
+from pytest import fixture, mark
 
 from hydra_plugins.qbench_plugins.submitit_launcher import IMPORT_MARGIN_S, QbenchLocalLauncher, QbenchSlurmLauncher
 from tests.helpers import compose_point, run_qbench, sweep_records
 
 # The suites' apps are not qbench: qbench's launcher configs reach them through the search path.
 QBENCH_CONF = "hydra.searchpath=[pkg://qbench.conf]"
+
+
+@fixture(autouse=True)
+def fresh_version_base():
+    """Hydra's version base as a fresh process has it (unset), where Hydra's suites expect to run:
+    a Hydra app composed earlier in this process (version_base="1.3") must not change their defaults."""
+    before = VersionBase.instance()
+    fresh = copy.copy(before)
+    fresh.__init__()  # VersionBase() would return the instance in use: it is a Singleton
+    VersionBase.set_instance(fresh)
+    yield
+    VersionBase.set_instance(before)
 
 
 @mark.parametrize("cls", [QbenchLocalLauncher, QbenchSlurmLauncher])
