@@ -16,7 +16,7 @@ BASE_PACKAGES = ("qbench", "numpy", "hydra-core", "omegaconf", "mlflow")
 @functools.lru_cache(maxsize=None)
 def package_version(name: str) -> str | None:
     """A distribution's version (None if not installed), read once per process: each look scans
-    sys.path (~1 ms), and a worker asks for its backend's on every point."""
+    sys.path, and a worker asks for its backend's on every point."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

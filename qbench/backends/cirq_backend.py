@@ -109,8 +109,8 @@ class CirqBackend(CirqInterfaceBackend):
 
     def density_matrix_cheaper(self, n_qubits: int, shots: int) -> bool:
         # Each cirq.Simulator repetition pays Python overhead on every operation, about what
-        # DensityMatrixSimulator spends on 2^15 density-matrix entries (measured on GHZ, 1000 shots:
-        # 12 qubits ~9 s as a density matrix, ~12 s as trajectories; 13 qubits ~21 s and ~13 s).
+        # DensityMatrixSimulator spends on 2^15 density-matrix entries (the crossover measured on GHZ at
+        # 1000 shots: README "Density matrix or trajectories").
         return 4**n_qubits < shots * 2**15
 
     def prepare(self, circuit: Circuit, spec: RunSpec):

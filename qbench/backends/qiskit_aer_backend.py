@@ -190,7 +190,7 @@ class QiskitAerBackend(Backend):
         simulator = self._simulator(spec, self.aer_method(circuit.n_qubits, spec),
                                     noise_model(noise) if noise.noisy else None)
         # No transpile: every canonical gate is an Aer basis gate, so transpile(optimization_level=0)
-        # would return the same circuit after ~0.2 s of building Aer's target on every point.
+        # would return the same circuit after building Aer's target on every point (a large fixed cost).
         if spec.compute == "sampling":
             compiled, shots = to_qiskit(circuit, measure=True), spec.shots
         else:  # Aer's own save instructions: the state, or <H> computed inside the simulator

@@ -75,7 +75,7 @@ def statevector(circuit: Circuit) -> np.ndarray:
 
 # Families whose exact answer is one basis state, metadata["answer_bits"] (qbench.circuits.families).
 ANSWER_FAMILIES = ("qpe", "iqft")
-# Largest circuit whose exact noisy distribution is computed: a 4^n density matrix, ~1 s for 100 gates at 8.
+# Largest circuit whose exact noisy distribution is computed: a 4^n density matrix (cost: docs/PERFORMANCE.md).
 NOISY_REFERENCE_MAX_QUBITS = 8
 _PAULI = {name: _FIXED[name] for name in ("x", "y", "z")}
 
