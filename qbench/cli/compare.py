@@ -7,7 +7,9 @@ qbench.results.compare for the statistics and README "Comparing two sweeps" for 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 from pathlib import Path
 
 from qbench.cli.errors import error
@@ -28,9 +30,9 @@ def threshold(raw: str) -> float:
     return value
 
 
-def resolve(source: str, uri: str, experiment: str, outputs: Path, side: str) -> Path:
-    """A sweep directory for BASE or NEW: a folder, `latest`, or an MLflow name exported into outputs/
-    (an experiment: its newest sweep; else a sweep's parent run name in `experiment`)."""
+def local(source: str, outputs: Path, side: str) -> Path | None:
+    """A sweep folder or `latest`; None for what can only be an MLflow name. Checked for both sides
+    before anything is exported, so that bad input writes nothing."""
     if source == LATEST:
         directory = latest_sweep(outputs)
         if not directory.is_dir():
@@ -43,6 +45,13 @@ def resolve(source: str, uri: str, experiment: str, outputs: Path, side: str) ->
         raise compare.CompareError(f"{side} {source}: not a directory")
     if "/" in source or source.startswith(".") or "'" in source:
         raise compare.CompareError(f"{side} {source}: no such sweep directory")
+    return None
+
+
+def from_mlflow(source: str, uri: str, experiment: str, outputs: Path, side: str) -> Path:
+    """An MLflow experiment (its newest sweep) or a sweep's parent run name in `experiment`, exported
+    into outputs/mlflow_<sweep>/ (tracking.export_sweep)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for the one error line
     try:
         return tracking.export_sweep(uri, source, outputs)
     except LookupError:
@@ -52,6 +61,18 @@ def resolve(source: str, uri: str, experiment: str, outputs: Path, side: str) ->
     except LookupError:
         raise compare.CompareError(f"{side} {source}: no such sweep directory, MLflow experiment, or sweep of "
                                    f"experiment '{experiment}' at {uri}") from None
+
+
+def resolve(sources: list[tuple[str, str]], uri: str, experiment: str, outputs: Path, made: list[Path]) -> list[Path]:
+    """BASE's and NEW's sweep folders; the folders exported for them are appended to `made`."""
+    found = [local(source, outputs, side) for source, side in sources]
+    for i, (source, side) in enumerate(sources):
+        if found[i] is None:
+            existed = {p.name for p in outputs.glob("mlflow_*")} if outputs.is_dir() else set()
+            found[i] = from_mlflow(source, uri, experiment, outputs, side)
+            if found[i].name not in existed:
+                made.append(found[i])
+    return found
 
 
 def main(argv: list[str]) -> int:
@@ -80,6 +101,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mlflow-experiment", default=tracking.DEFAULT_EXPERIMENT,
                         help="where a sweep run name is looked up (default: %(default)s)")
     args = parser.parse_args(argv)
+    made: list[Path] = []  # exports of MLflow sweeps: removed again on bad input, which writes nothing
     try:
         if not 0 < args.alpha < 1:
             raise compare.CompareError(f"--alpha {args.alpha:g}: expected a probability in (0, 1)")
@@ -89,12 +111,14 @@ def main(argv: list[str]) -> int:
                                   resamples=args.resamples, seed=args.seed,
                                   by=compare.parse_by(args.by) if args.by else None)
         outputs = Path("outputs")
-        base_dir = resolve(args.base, args.mlflow_uri, args.mlflow_experiment, outputs, "BASE")
-        new_dir = resolve(args.new, args.mlflow_uri, args.mlflow_experiment, outputs, "NEW")
         if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
             raise compare.CompareError(f"--out {args.out}: not a directory")
+        base_dir, new_dir = resolve([(args.base, "BASE"), (args.new, "NEW")], args.mlflow_uri,
+                                    args.mlflow_experiment, outputs, made)
         result = compare.compare(compare.load_sweep(base_dir), compare.load_sweep(new_dir), options)
     except compare.CompareError as exc:
+        for directory in made:
+            shutil.rmtree(directory, ignore_errors=True)
         return error(str(exc))
     from qbench.results import compare_report
 

@@ -228,6 +228,9 @@ class Matching:
 def match(base: Sweep, new: Sweep, by: By | None = None) -> Matching:
     present = set().union(*(p.keys for p in base.points + new.points))
     identity = tuple(k for k in _identity_keys(by) if k in present)  # e.g. `compute` only in newer records
+    if by and by.key not in present:
+        options = sorted(k for k in present if k.startswith("backend.") and k != "backend.name")
+        raise CompareError(f"--by {by.key}: no point of BASE or NEW has this key; e.g. {', '.join(options[:8])}")
     base_points = _select(base, by, by.base if by else None, "BASE")
     new_points = _select(new, by, by.new if by else None, "NEW")
     if by and by.given and not base_points:
@@ -410,7 +413,7 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
     everyone = [p for pair in matching.pairs for p in pair] + matching.only_base + matching.only_new
     varied = {key for key in ("circuit.depth", "shots") if len({p.keys.get(key) for p in everyone}) > 1
               and not (options.by and options.by.key == key)}
-    changes = Counter()
+    changes, raw = Counter(), {}  # (key, base text, new text) -> points; -> the values themselves
     for a, b in matching.pairs:
         name = label(a, matching.split, varied)
         base_side, new_side = _side(a), _side(b)
@@ -419,6 +422,7 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
         differences = _differences(a, b, matching.identity)
         for key, (va, vb) in differences.items():
             changes[(key, text(va), text(vb))] += 1
+            raw.setdefault((key, text(va), text(vb)), (va, vb))
         result.rows.append({"label": name, "key": {k: a.keys.get(k) for k in matching.identity + matching.split},
                             "base": base_side, "new": new_side, "ratio": ratio, "ratio_ci": list(ci),
                             "p_value": mann_whitney(a.samples, b.samples),
@@ -431,7 +435,7 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
         row["verdict"] = verdict(row["ratio"], tuple(row["ratio_ci"]), p_adj, options.threshold, options.alpha)
         row["conclusive"] = row["verdict"] != "same" or (low <= row["ratio_ci"][0] and row["ratio_ci"][1] <= high)
         row["note"] = _note(row, options)
-    result.differences = [{"key": k, "base": va, "new": vb, "points": n}
+    result.differences = [{"key": k, "base": raw[(k, va, vb)][0], "new": raw[(k, va, vb)][1], "points": n}
                           for (k, va, vb), n in sorted(changes.items(), key=lambda kv: (-kv[1], kv[0]))]
     return result
 

@@ -1,0 +1,201 @@
+"""`qbench compare` on real sweeps: the same sweep twice is `same` (no wolf), a real 2x is `slower` with
+significance, matching and --by semantics, the files it writes, MLflow names, bad input.
+
+Timing on a shared 2-core machine drifts by 10-30 % from one minute to the next (docs/PERFORMANCE.md),
+which is a real difference between two sweeps run minutes apart, not noise. The sweeps compared here
+therefore run side by side, two at a time, so that what differs between them is the noise the
+statistics must not call a change."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_qbench
+
+# qsim, one thread, 18 and 20 qubits (20-120 ms a point), each point timed for at least half a second
+# (so that its samples spread over the machine's short bursts of other work) and at least 15 times: a
+# rank test can then reach significance after Holm's correction (p down to 1e-8). Twice the circuit
+# depth is about twice the work: 1.8x (18 qubits) and 1.9x (20 qubits) measured here on a quiet
+# machine (smaller circuits are not: qsim's fixed cost per call, sampling 1000 shots among it, weighs
+# more). That is the real 2x, compared inside each sweep, where the two depths run seconds apart.
+SWEEP = ["-m", "backend=qsim", "circuit=random", "circuit.depth=10,20", "n_qubits=18,20", "backend.threads=1",
+         "execution.repetitions=15", "execution.min_time=0.5"]
+OVERLOADED = 3  # runnable tasks per core (1-minute load average) beyond which timings are not comparable
+
+
+def _unless_overloaded(check) -> None:
+    """Run a timing assertion; if it fails while the machine runs more than OVERLOADED tasks per core
+    (other jobs on a shared machine), skip with the figures instead: two measurements taken at
+    different moments of such a machine differ for real, which is no failure of the statistics."""
+    try:
+        check()
+    except AssertionError as exc:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > OVERLOADED * cores:
+            pytest.skip(f"load average {load:.1f} on {cores} cores during the sweeps: {exc}")
+        raise
+
+
+def _side_by_side(first: tuple[Path, list[str]], second: tuple[Path, list[str]]) -> tuple[Path, Path]:
+    """Two real sweeps started together, each in its own folder; their sweep directories."""
+    procs = []
+    for cwd, args in (first, second):
+        cwd.mkdir(parents=True, exist_ok=True)
+        procs.append(subprocess.Popen([sys.executable, "-m", "qbench", *args], cwd=cwd, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    out = []
+    for proc, (cwd, _) in zip(procs, (first, second)):
+        output, _ = proc.communicate(timeout=900)
+        assert proc.returncode == 0, output
+        (sweep,) = (cwd / "outputs").glob("bench_*")
+        out.append(sweep)
+    return out[0], out[1]
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    a, b = _side_by_side((root / "a", SWEEP), (root / "b", SWEEP + ["tracking.enabled=false"]))
+    return {"root": root, "a": a, "b": b}
+
+
+def assert_all(points: list[dict], verdict: str) -> None:
+    assert {p["verdict"] for p in points} == {verdict}, [(p["label"], p["ratio"], p["ratio_ci"]) for p in points]
+
+
+def _compare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_qbench("compare", *map(str, args), cwd=cwd, timeout=300)
+
+
+def _json(directory: Path) -> dict:
+    return json.loads((directory / "compare.json").read_text())
+
+
+def test_the_same_sweep_twice_is_the_same(sweeps, tmp_path):
+    result = _compare(sweeps["a"], sweeps["b"], "--fail-on", "change", "--out", tmp_path, cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    data = _json(tmp_path)
+    assert len(data["points"]) == 4 and data["only_in_base"] == [] and data["only_in_new"] == []
+    timed = [p for p in data["points"] if p["base"]["median"] >= 0.010]
+    assert timed, "no point of 10 ms or more: the no-wolf test would test nothing"
+    for p in data["points"]:
+        assert p["base"]["n"] >= 15 and p["new"]["n"] >= 15
+        assert p["ratio_ci"][0] <= p["ratio"] <= p["ratio_ci"][1]
+        assert p["p_adjusted"] >= p["p_value"]
+    assert data["correction"] == "holm" and data["threshold"] == 0.1
+
+    def no_wolf():
+        assert result.returncode == 0, result.stdout + result.stderr  # --fail-on change: nothing changed
+        assert {p["verdict"] for p in timed} == {"same"}, [(p["label"], p["ratio"], p["ratio_ci"]) for p in timed]
+    _unless_overloaded(no_wolf)
+
+
+def test_a_real_2x_is_slower_with_significance(sweeps, tmp_path):
+    """--by circuit.depth=10:20 inside one sweep: BASE's depth-10 points against NEW's depth-20 ones."""
+    for sweep in (sweeps["a"], sweeps["b"]):  # both sweeps: two independent measurements of the 2x
+        result = _compare(sweep, sweep, "--by", "circuit.depth=10:20", "--fail-on", "slower", cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        data = _json(sweep)  # written into the NEW sweep by default
+        assert {p["label"] for p in data["points"]} == {"qsim random 18q", "qsim random 20q"}
+        for p in data["points"]:
+            base, new = p["base"]["point"], p["new"]["point"]
+            assert base != new and base.split("_")[0] == new.split("_")[0]  # one backend, its two depths
+            assert p["differences"]["circuit.depth"] == [10, 20]
+        assert data["by"] == {"key": "circuit.depth", "base": 10, "new": 20}
+        assert {"key": "circuit.depth", "base": 10, "new": 20, "points": 2} in data["differences"]
+        assert "circuit.fingerprint" not in data["matched_on"]  # another depth is another circuit
+        assert (sweep / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        def slower():
+            assert result.returncode == 1, result.stdout  # --fail-on slower: a regression
+            for p in data["points"]:
+                assert p["verdict"] == "slower", (p["label"], p["ratio"], p["ratio_ci"], p["p_adjusted"])
+                assert p["ratio_ci"][0] > 1.1 and p["p_adjusted"] < 0.05 and 1.4 < p["ratio"] < 3
+            report = (sweep / "compare.md").read_text()
+            assert "**2 matched points: 2 slower, 0 faster, 0 same**" in report
+            assert "- circuit.depth: 10 -> 20" in report
+        _unless_overloaded(slower)
+
+    back = _compare(sweeps["a"], sweeps["a"], "--by", "circuit.depth=20:10", "--out", tmp_path, cwd=tmp_path)
+    assert back.returncode == 0, back.stdout + back.stderr
+    _unless_overloaded(lambda: assert_all(_json(tmp_path)["points"], "faster"))
+
+    # without values, a sweep that holds both depths is ambiguous
+    ambiguous = _compare(sweeps["a"], sweeps["a"], "--by", "circuit.depth", cwd=tmp_path)
+    assert ambiguous.returncode == 2 and ambiguous.stdout == ""
+    assert ambiguous.stderr.strip() == ("qbench: error: BASE holds several values of circuit.depth (10, 20): name "
+                                        "the two to compare, e.g. --by circuit.depth=10:20")
+
+
+def test_unmatched_points_and_what_differs_are_listed(sweeps, tmp_path):
+    """NEW without one of BASE's points, and with a package upgraded on the others (written into its
+    records, as a sweep on the new version would record it)."""
+    new = tmp_path / "outputs" / "bench_edited"
+    shutil.copytree(sweeps["b"], new)
+    dropped = sorted(d for d in new.iterdir() if d.is_dir() and d.name.startswith("qsim_"))[0]
+    shutil.rmtree(dropped)
+    for path in new.glob("*/result.json"):
+        record = json.loads(path.read_text())
+        record["environment"]["packages"]["qsimcirq"] = "0.99.0"
+        path.write_text(json.dumps(record))
+    result = _compare(sweeps["a"], new, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = _json(new)
+    assert len(data["points"]) == 3 and len(data["only_in_base"]) == 1 and data["only_in_new"] == []
+    assert data["only_in_base"][0].startswith("qsim_")
+    assert {"key": "package.qsimcirq", "base": "0.22.1", "new": "0.99.0", "points": 3} in data["differences"]
+    assert "what differs: package.qsimcirq: 0.22.1 -> 0.99.0 (3 of 3 points)" in result.stdout
+    report = (new / "compare.md").read_text()
+    assert "## Only in BASE" in report and data["only_in_base"][0] in report
+
+
+def test_mlflow_names_and_latest(sweeps):
+    """Sweep A logged to MLflow: its experiment (newest sweep) and its parent run's name work as BASE."""
+    cwd = sweeps["a"].parent.parent
+    bad = _compare("qbench", "nosuch", cwd=cwd)  # BASE exported, NEW unknown: the export is removed again
+    assert bad.returncode == 2 and bad.stderr.startswith("qbench: error: NEW nosuch: no such sweep directory")
+    assert not list((cwd / "outputs").glob("mlflow_*"))
+    by_experiment = _compare("qbench", "latest", "--out", cwd / "by_experiment", cwd=cwd)
+    assert by_experiment.returncode == 0, by_experiment.stdout + by_experiment.stderr
+    data = _json(cwd / "by_experiment")
+    assert len(data["points"]) == 4 and {p["verdict"] for p in data["points"]} == {"same"}  # A against itself
+    assert all(p["ratio"] == 1.0 for p in data["points"])
+    assert Path(data["base"]["path"]).name == f"mlflow_{sweeps['a'].name}"
+    by_run = _compare(sweeps["a"].name, sweeps["a"], "--out", cwd / "by_run", cwd=cwd)
+    assert by_run.returncode == 0, by_run.stdout + by_run.stderr
+    assert len(_json(cwd / "by_run")["points"]) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuch_dir/x", "{a}"], "BASE nosuch_dir/x: no such sweep directory"),
+    (["{a}", "nosuch"], "NEW nosuch: no such sweep directory, MLflow experiment, or sweep of experiment 'qbench' "
+                        "at sqlite:///mlruns/mlflow.db"),
+    (["{a}", "{a}", "--threshold", "10"], "--threshold '10': expected a percentage like 10% or a fraction like 0.1"),
+    (["{a}", "{a}", "--by", "circuit.depth=10"], "--by 'circuit.depth=10': expected KEY or KEY=BASE_VALUE:NEW_VALUE, "
+                                                 "e.g. backend.threads=2:1"),
+    (["{a}", "{a}", "--by", "circuit.depth=10:30"], "NEW has no successful point with circuit.depth=30"),
+    (["{a}", "{empty}"], "{empty} has no result.json: not a sweep directory"),
+    (["{a}", "{a}", "--by", "backend.thread=1:2"], "--by backend.thread: no point of BASE or NEW has this key; e.g. "
+                                                   "backend.device, backend.max_fused_gate_size, backend.method, "
+                                                   "backend.precision, backend.threads"),
+    (["{a}", "{a}", "--alpha", "2"], "--alpha 2: expected a probability in (0, 1)"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(sweeps, tmp_path, args, message):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    names = {"a": sweeps["a"], "empty": empty}
+    before = sorted(p.name for p in sweeps["a"].iterdir())
+    result = _compare(*(a.format(**names) for a in args), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"qbench: error: {message.format(**names)}\n"
+    assert sorted(p.name for p in sweeps["a"].iterdir()) == before and not (tmp_path / "outputs").exists()
+
+
+def test_help_lists_compare():
+    result = subprocess.run([sys.executable, "-m", "qbench", "--help"], capture_output=True, text=True,
+                            env=dict(os.environ), timeout=120)
+    assert "compare" in result.stdout
