@@ -22,13 +22,13 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 from qbench.circuits import canonical as circuits
 from qbench.results import records
+from qbench.results.mlflow_store import (SQLITE, Unreachable, all_runs, client, experiment_id, is_remote,  # noqa: F401
+                                         make_store_folder, resolve_uri)
 
 log = logging.getLogger("qbench")
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"  # conf/config.yaml's tracking.uri, for commands without a config
@@ -36,89 +36,7 @@ DEFAULT_EXPERIMENT = "qbench"               # conf/config.yaml's tracking.experi
 IDS_FILE = "mlflow.json"          # in the sweep dir: store, experiment and parent run
 POINT_FILE = "mlflow_run.json"    # in a point dir: written once the point's child run is complete
 FINISHED_STATUSES = ("success", "skipped", "unavailable")  # child runs of these end FINISHED, others FAILED
-SQLITE = "sqlite:///"
-# MLflow 3.17's UI opens an experiment without this tag on its GenAI overview of traces; this value
-# (its CUSTOM_MODEL_DEVELOPMENT kind) opens the runs table.
-KIND_TAG, RUNS_KIND = "mlflow.experimentKind", "custom_model_development"
-# A server that refuses connections must cost seconds: MLflow's default retries a request for minutes.
-PROBE_TIMEOUT_S, PROBE_ATTEMPTS = 2.0, 2
-HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 MAX_PARAMS_TAGS, MAX_METRICS = 100, 1000    # MLflow's log_batch limits per call
-
-
-class Unreachable(Exception):
-    """The tracking server does not answer: tracking is off for this sweep."""
-
-
-def resolve_uri(uri: str) -> str:
-    """Make a relative sqlite path absolute, so jobs in other working directories share the store."""
-    if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/"):
-        return SQLITE + str(Path(uri[len(SQLITE):]).resolve())
-    return uri
-
-
-def make_store_folder(uri: str) -> None:
-    if uri.startswith(SQLITE):  # MLflow creates the database file, not its folder
-        Path(uri[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
-
-
-def is_remote(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
-
-
-def probe(uri: str) -> None:
-    """Raise Unreachable unless an MLflow server at `uri` answers (any HTTP reply counts), in ~5 s at most."""
-    reason = None
-    for attempt in range(PROBE_ATTEMPTS):
-        try:
-            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answered (a proxy without /health, an auth wall): MLflow's client takes it from here
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-        if attempt + 1 < PROBE_ATTEMPTS:
-            time.sleep(0.5)
-    raise Unreachable(f"no MLflow server answers at {uri} ({reason})")
-
-
-def client(uri: str):
-    """MLflow's client on `uri`: a local store's folder made, a server probed first (Unreachable)."""
-    if is_remote(uri):
-        for name, value in HTTP_SETTINGS.items():
-            os.environ.setdefault(name, value)  # a user's own setting wins
-        probe(uri)
-    make_store_folder(uri)
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
-def experiment_id(mlflow, name: str, artifact_location: str | None) -> str:
-    """The active experiment `name` (created if missing), tagged to open on its runs table."""
-    found = mlflow.get_experiment_by_name(name)
-    if found is None:
-        location = None
-        if artifact_location and not is_remote(mlflow.tracking_uri):  # a server decides where artifacts live
-            location = artifact_location if "://" in artifact_location else Path(artifact_location).resolve().as_uri()
-        exp_id = mlflow.create_experiment(name, artifact_location=location, tags={KIND_TAG: RUNS_KIND})
-        return exp_id
-    if found.lifecycle_stage != "active":
-        raise ValueError(f"MLflow experiment '{name}' is deleted; restore it or choose another tracking.experiment")
-    if KIND_TAG not in found.tags:  # an experiment made before qbench set it; a user's own choice is kept
-        mlflow.set_experiment_tag(found.experiment_id, KIND_TAG, RUNS_KIND)
-    return found.experiment_id
-
-
-def all_runs(mlflow, exp_id: str, filter_string: str = "") -> list:
-    """Every active run matching the filter, page by page (a server returns at most one page per call)."""
-    found, token = [], None
-    while True:
-        page = mlflow.search_runs([exp_id], filter_string=filter_string, max_results=1000, page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            return found
 
 
 def owner_tags() -> dict:
