@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
         return error(str(exc))
     from qbench.results import compare_report
 
-    written = compare.write(result, Path(args.out) if args.out else new_dir)
+    written = compare_report.write(result, Path(args.out) if args.out else new_dir)
     print(compare_report.terminal(result, written))
     counts = result.counts
     failing = {"slower": counts["slower"], "faster": counts["faster"],

@@ -1,8 +1,9 @@
-"""What `qbench compare` prints and writes: the terminal table and compare.md."""
+"""What `qbench compare` prints and writes: the terminal table, compare.md, compare.json, compare.png."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from qbench.results import plots, records
 from qbench.results.compare import Comparison, band, text
 from qbench.results.report import fmt_time, table
 
@@ -130,3 +131,31 @@ def markdown(result: Comparison, chart: Path | None) -> str:
     if chart:
         out.append(f"\n## Chart\n\n![{chart.stem}]({chart.name})\n")
     return "\n".join(out)
+
+
+def to_json(result: Comparison) -> dict:
+    o = result.options
+    low, high = band(o.threshold)
+    m = result.matching
+    return {
+        "base": {"path": str(result.base.path), "benchmark_id": result.base.benchmark_id},
+        "new": {"path": str(result.new.path), "benchmark_id": result.new.benchmark_id},
+        "by": {"key": o.by.key, "base": o.by.base, "new": o.by.new} if o.by else None,
+        "threshold": o.threshold, "band": [low, high], "alpha": o.alpha, "correction": o.correction,
+        "test": "Mann-Whitney U, two-sided", "interval": f"bootstrap of the ratio of medians, {o.resamples} "
+                                                          f"resamples, seed {o.seed}, 95 %",
+        "matched_on": list(m.identity + m.split), "counts": dict(result.counts),
+        "differences": result.differences, "points": result.rows,
+        "only_in_base": [p.name for p in m.only_base], "only_in_new": [p.name for p in m.only_new],
+        "duplicates_dropped": m.duplicates,
+        "not_compared": {"base": result.base.not_compared, "new": result.new.not_compared},
+    }
+
+
+def write(result: Comparison, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records.write_atomic(out_dir / "compare.json", to_json(result))
+    chart = plots.compare_chart(result, out_dir / "compare.png")
+    records.write_text_atomic(out_dir / "compare.md", markdown(result, chart))
+    return [out_dir / "compare.md", out_dir / "compare.json"] + ([chart] if chart else [])

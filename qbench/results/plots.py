@@ -171,7 +171,7 @@ def compare_chart(result, path: Path) -> Path | None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    from qbench.results.compare import band
+    from qbench.results.stats import threshold_band
 
     rows = list(result.rows)
     if not rows:
@@ -189,7 +189,7 @@ def compare_chart(result, path: Path) -> Path | None:
     fig.subplots_adjust(left=(label_width + 0.3) / width, right=1 - 0.3 / width, bottom=0.75 / height,
                         top=1 - 0.4 / height)
     ax = fig.subplots()
-    low, high = band(result.options.threshold)
+    low, high = threshold_band(result.options.threshold)
     ax.axvspan(low, high, color="0.9", zorder=0)  # the threshold band: changes too small to call
     ax.axvline(1.0, color="0.5", linewidth=0.8, zorder=1)
     lows = [low]

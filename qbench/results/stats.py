@@ -135,3 +135,9 @@ def describe(times) -> dict:
 def intervals_overlap(a: tuple | None, b: tuple | None) -> bool:
     """Whether two (low, high) intervals share a point: then a ranking between them is a tie."""
     return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
+
+
+def threshold_band(threshold: float) -> tuple[float, float]:
+    """Ratios of two times within which a change is too small to call (qbench compare's threshold):
+    [1 / (1 + t), 1 + t], symmetric on a log scale (10 %: 0.909 .. 1.1)."""
+    return 1 / (1 + threshold), 1 + threshold
