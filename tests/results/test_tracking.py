@@ -154,6 +154,27 @@ def test_resume_after_the_store_was_deleted_logs_under_a_new_parent(workdir):
     assert len(runs_by_name(client)) == 3
 
 
+def test_a_store_killed_while_being_built_leaves_nothing_half_made(workdir):
+    # MLflow builds a new sqlite store in seconds of migrations; a process killed meanwhile must not leave a
+    # half-migrated mlflow.db that every later launch fails on ("table ... already exists").
+    store = workdir / "mlruns" / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    builder = subprocess.Popen([sys.executable, "-c", f"from qbench.results import tracking; tracking.client({uri!r})"],
+                               cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (store.parent.is_dir() and any(store.parent.iterdir())):
+        time.sleep(0.01)  # the first file appears as MLflow starts its migrations
+    assert builder.poll() is None, "the store was built before it could be interrupted"
+    builder.kill()
+    builder.wait(timeout=30)
+
+    from qbench.results import tracking
+
+    client = tracking.client(uri)  # the next launch builds it whole, and tidies the dead builder's file
+    assert [e.name for e in client.search_experiments()] == ["Default"]
+    assert sorted(p.name for p in store.parent.iterdir()) == ["mlflow.db"]
+
+
 def test_unreachable_server_turns_tracking_off_in_seconds(workdir):
     # Port 9 refuses connections: MLflow's default retries kept such a sweep alive for 348 s.
     started = time.monotonic()
