@@ -15,10 +15,10 @@ def _sweep_dir(workdir: Path) -> Path:
     return sorted((workdir / "outputs").glob("bench_*"))[-1]
 
 
-def test_rerun_failed_reruns_only_failed_points(workdir, tmp_path):
-    marker = tmp_path / "flaky"
-    first = run_qbench("-m", "backend=faulty,stim", "++backend.fault=flaky", f"++backend.marker_file={marker}",
-                       "n_qubits=3,4", "execution=quick", cwd=workdir, plugins=True)
+def test_rerun_failed_reruns_only_failed_points(workdir, tmp_path, monkeypatch):
+    monkeypatch.setenv("QBENCH_FLAKY_MARKER", str(tmp_path / "flaky"))
+    first = run_qbench("-m", "backend=faulty_flaky,stim", "n_qubits=3,4", "execution=quick", cwd=workdir,
+                       plugins=True)
     assert first.returncode == 1
     before = {r["config"]["n_qubits"]: r for r in sweep_records(workdir) if r["backend"] == "stim"}
     statuses = sorted(r["status"] for r in sweep_records(workdir))

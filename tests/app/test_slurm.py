@@ -69,8 +69,7 @@ def test_cancelled_point_is_recorded_and_rerun_failed_completes_it(workdir):
     watcher = threading.Thread(target=_cancel_first_running_task, args=(stop, cancelled), daemon=True)
     watcher.start()
     try:
-        result = run_qbench("-m", "backend=faulty,stim", "++backend.fault=slow", "++backend.seconds=20",
-                            "n_qubits=3", "execution=quick", "hydra/launcher=qbench_slurm", cwd=workdir,
+        result = run_qbench("-m", "backend=faulty_slow,stim", "n_qubits=3", "execution=quick", "hydra/launcher=qbench_slurm", cwd=workdir,
                             plugins=True, timeout=300)
     finally:
         stop.set()
