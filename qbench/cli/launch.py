@@ -35,6 +35,7 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
     folder = Path(str(expansion.master.hydra.sweep.dir))
     if given:  # a resume or rerun-failed: the folder may exist; it must not be in use
         sweep_folder.hold(folder)
+        argv = _resume_in_place(folder, expansion, args, argv)
     else:
         folder = sweep_folder.create_unique(folder)  # two sweeps started in one second: bench_..._2
         sweep_folder.hold(folder)
@@ -43,6 +44,39 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
         # what the sweep is, point by point: a report of a killed sweep names the points that never started
         sweep_folder.write_plan(folder, [point.overrides for point in expansion.points])
     return folder, argv
+
+
+def _resume_in_place(folder: Path, expansion, args, argv: list[str]) -> list[str]:
+    """A relaunch into a sweep whose points sit in folders of other job numbers (the command grew,
+    shrank or was reordered): each point goes back to its own folder, where its finished record is
+    kept when the run_id matches, and new points get fresh folders. Through the list sweeper, as
+    rerun-failed does; an unchanged command needs none of this."""
+    from omegaconf import OmegaConf, open_dict
+
+    if any(o.startswith(("hydra/sweeper=", "hydra.sweeper.")) for o in args.overrides):
+        return argv  # rerun-failed (already placed) or a sweeper of the user's own
+    existing = sweep_folder.point_folders(folder)
+    if not existing:
+        return argv
+    taken, placed, moved = set(existing.values()), [], False
+    for number, point in enumerate(expansion.points):
+        with open_dict(point.cfg):
+            point.cfg.hydra.job.num = number
+        default = str(OmegaConf.to_container(point.cfg.hydra.sweep, resolve=True)["subdir"])
+        subdir = existing.get(tuple(sorted(point.overrides)))
+        if subdir is None:  # a new point: its own folder, never one of another point's
+            subdir, extra = default, 1
+            while subdir in taken:
+                extra += 1
+                subdir = f"{default}_{extra}"
+            taken.add(subdir)
+        moved |= subdir != default
+        placed.append({"overrides": point.overrides, "subdir": subdir})
+    if not moved:
+        return argv
+    plan = folder / ".qbench_relaunch.json"
+    records.write_atomic(plan, {"sweep_size": len(placed), "points": placed})
+    return [*argv, "hydra/sweeper=qbench_list", f"hydra.sweeper.points_file={plan.resolve()}"]
 
 
 def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> None:

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf, open_dict
 from qbench.app.hydra_internals import COMPOSE_ERRORS
 from qbench.app.sweep import compose_command, one_line
 from qbench.cli.errors import EXIT_BAD_INPUT, error
-from qbench.results import records, tracking
+from qbench.results import records, sweep_folder, tracking
 from qbench.results.summary import LATEST, latest_sweep
 
 
@@ -26,11 +26,6 @@ def resolve_sweep_dir(arg: str | None) -> Path:
     if arg and arg != LATEST:
         return Path(arg)
     return latest_sweep().resolve()
-
-
-def _job_overrides(point_dir: Path) -> list[str] | None:
-    path = point_dir / ".hydra" / "overrides.yaml"
-    return list(OmegaConf.load(path)) if path.exists() else None
 
 
 def _relaunch_hydra_overrides(multirun_cfg) -> list[str]:
@@ -54,7 +49,7 @@ def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
     done: dict[tuple, Path] = {}
     todo = []
     for point_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        overrides = _job_overrides(point_dir)
+        overrides = sweep_folder.job_overrides(point_dir)
         if overrides is None:
             continue
         record = records.read(point_dir / records.RESULT_FILE)

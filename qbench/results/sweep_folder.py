@@ -97,3 +97,25 @@ def planned_points(path: Path) -> list[list[str]] | None:
 
     plan = records.read(Path(path) / PLAN_FILE)
     return plan.get("points") if isinstance(plan, dict) else None
+
+
+def job_overrides(point_dir: Path) -> list[str] | None:
+    """A point folder's task overrides, as Hydra saved them (.hydra/overrides.yaml); None if it has none."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load((Path(point_dir) / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):  # none, or cut short (a full disk)
+        return None
+    return [str(o) for o in loaded] if isinstance(loaded, list) else None
+
+
+def point_folders(sweep_dir: Path) -> dict[tuple[str, ...], str]:
+    """The sweep's point folders by their overrides (sorted): what a relaunch matches its points against."""
+    found = {}
+    for entry in sorted(Path(sweep_dir).iterdir()) if Path(sweep_dir).is_dir() else ():
+        if entry.is_dir() and not entry.name.startswith("."):
+            overrides = job_overrides(entry)
+            if overrides is not None:
+                found.setdefault(tuple(sorted(overrides)), entry.name)
+    return found
