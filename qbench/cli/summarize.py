@@ -47,7 +47,8 @@ def main(argv: list[str]) -> int:
         summary, written = summarize(directory)
     except (NoResults, sweep_folder.SweepFolderError) as exc:
         return error(str(exc))
-    print(progress.final_line(summary.counts) + (f", {len(summary.missing)} without a result" if summary.missing else ""))
+    print(progress.final_line(summary.counts) + (f", {len(summary.missing)} without a result" if summary.missing else "")
+          + (f", {len(summary.not_started)} never started" if summary.not_started else ""))
     shown = f"{directory} -> {os.readlink(directory)}" if directory.is_symlink() else str(directory)
     print(f"wrote {', '.join(p.name for p in written)} into {shown}")
     return 0

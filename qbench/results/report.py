@@ -70,6 +70,8 @@ def overview(summary) -> str:
     line = progress.final_line(summary.counts)
     if summary.missing:
         line += f"; {len(summary.missing)} started points have no result (killed or still running)"
+    if summary.not_started:
+        line += f"; {len(summary.not_started)} points of the sweep never started"
     lines.append(f"**{line}**\n")
     return "\n".join(lines) + "\n"
 
@@ -300,7 +302,7 @@ def problems(summary) -> str:
     rows = sorted((r for r in summary.rows if r["status"] != "success"),
                   key=lambda r: (str(r["status"]), str(r.get("backend")), str(r.get("circuit_type")),
                                  r.get("n_qubits") or 0, r["point"]))
-    if not rows and not summary.missing:
+    if not rows and not summary.missing and not summary.not_started:
         return "## Skipped, unavailable and failed points\n\nNone: every point succeeded.\n"
     out = ["## Skipped, unavailable and failed points\n"]
     if rows:
@@ -315,6 +317,12 @@ def problems(summary) -> str:
         out.append(f"\nStarted but without a result.json (the sweep was killed, or is still running): "
                    f"{', '.join(summary.missing[:MAX_PROBLEM_ROWS])}"
                    + (" …" if len(summary.missing) > MAX_PROBLEM_ROWS else "") + "\n")
+    if summary.not_started:
+        shown = summary.not_started[:MAX_PROBLEM_ROWS]
+        out.append(f"\nNever started ({len(summary.not_started)} of the sweep's points; `qbench rerun-failed` runs "
+                   "them):\n\n" + table(["point (overrides)"], [[p] for p in shown])
+                   + (f"… and {len(summary.not_started) - len(shown)} more\n" if len(summary.not_started) > len(shown)
+                      else ""))
     return "\n".join(out)
 
 

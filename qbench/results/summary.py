@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbench.circuits import canonical
-from qbench.results import crosscheck, progress
-from qbench.results import records
-from qbench.results import stats
+from qbench.results import crosscheck, progress, records, stats, sweep_folder
 
 log = logging.getLogger("qbench")
 
@@ -61,6 +59,7 @@ class Summary:
     workload_circuit: dict = field(default_factory=dict)  # workload -> its circuit type (one chart panel each)
     points: list[str] = field(default_factory=list)  # the point folder of each of `records`
     crosscheck: list[dict] = field(default_factory=list)  # backends against each other (qbench.results.crosscheck)
+    not_started: list[str] = field(default_factory=list)  # points of the sweep's plan with no folder at all
 
     @property
     def failed(self) -> int:
@@ -174,7 +173,18 @@ def load(sweep_dir: Path) -> Summary:
     summary = Summary(sweep_dir, str(benchmark_id), rows, kept, missing, Counter(r["status"] for r in rows),
                       _overrides(sweep_dir))
     summary.points = points
+    summary.not_started = never_started(sweep_dir)
     return summary
+
+
+def never_started(sweep_dir: Path) -> list[str]:
+    """The points of the sweep's plan (sweep_folder.PLAN_FILE, written at launch) that no folder holds: a
+    killed sweep's report names them instead of counting only what ran. Each as its overrides' text."""
+    planned = sweep_folder.planned_points(sweep_dir)
+    if not planned:
+        return []
+    present = set(sweep_folder.point_folders(sweep_dir))
+    return [" ".join(point) for point in planned if tuple(sorted(point)) not in present]
 
 
 # ---- analysis ------------------------------------------------------------------------------------
@@ -358,7 +368,7 @@ def summary_json(summary: Summary) -> dict:
         "completed_at": max(ends, default=None), "total_runs": len(summary.rows),
         "successful": counts["success"], "failed": summary.failed, "skipped": counts["skipped"],
         "unavailable": counts["unavailable"], "unreadable": counts[records.UNREADABLE], "status_counts": dict(counts),
-        "missing_points": summary.missing, "dropped_fields": DROPPED_FIELDS, "results": summary.records,
+        "missing_points": summary.missing, "not_started_points": summary.not_started, "dropped_fields": DROPPED_FIELDS, "results": summary.records,
     }
 
 
