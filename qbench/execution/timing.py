@@ -49,11 +49,15 @@ def measure(request: dict) -> dict:
         backend.run(prepared)
 
     last = [raw]  # the histogram is read from the last timed run's result
+    cpu_seconds = [0.0]  # this process's CPU time over the timed runs: wall >> CPU means it was made to wait
 
     def timed_run() -> float:
+        cpu = time.process_time()
         start = time.perf_counter()
         last[0] = backend.run(prepared)
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        cpu_seconds[0] += time.process_time() - cpu
+        return elapsed
 
     times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
     raw = last[0]
@@ -77,6 +81,7 @@ def measure(request: dict) -> dict:
         "dry_run_seconds": dry_run_seconds,
         "execution_times_seconds": times,
         "repetitions_stop": stop,
+        "execution_cpu_seconds": cpu_seconds[0],
         "memory_peak_mb": memory_peak_mb,
         "memory_baseline_mb": memory_baseline_mb,
         "memory_run_mb": memory_run_mb,

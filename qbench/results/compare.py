@@ -41,6 +41,8 @@ THRESHOLD = 0.10
 RESAMPLES = 4000
 SEED = 0
 VERDICTS = ("slower", "faster", "same")
+CONTENDED = 0.8  # one side's CPU share below this fraction of the other's: the machine, not the code
+BUSY = 0.7  # a one-thread point that got less than this CPU second per second timed: a busy machine
 band = stats.threshold_band
 
 __all__ = ["CompareError", "By", "Sweep", "Point", "load_sweep", "parse_by", "text", "compare", "Options",
@@ -153,9 +155,25 @@ def _side(point: Point) -> dict:
     ordered = sorted(point.samples)
     ci = stats.median_ci(ordered)
     described = stats.describe(ordered)
+    share = point.record.get("metrics", {}).get("execution_cpu_share")
     return {"point": point.name, "n": len(ordered), "median": stats.median(ordered),
             "ci": [ci[0], ci[1]] if ci else None, "cv": described["execution_time_cv"],
-            "outliers": described["execution_time_outliers"]}
+            "outliers": described["execution_time_outliers"],
+            "cpu_share": share if isinstance(share, (int, float)) and not isinstance(share, bool) else None,
+            "threads": point.keys.get("environment.threads")}
+
+
+def contended(base: dict, new: dict) -> bool:
+    """Whether other processes took CPU time from the timed runs: one side got clearly less CPU per
+    wall second than the other (below CONTENDED of it), or a one-thread point got less than BUSY of
+    a CPU. Times measured so differ by the machine, not by the code. Not judged where the work ran
+    in another process (a share near 0) or where a record has no share (from before it was kept)."""
+    a, b = base.get("cpu_share"), new.get("cpu_share")
+    if a is None or b is None or min(a, b) < 0.05:
+        return False
+    if any(side.get("threads") == 1 and side["cpu_share"] < BUSY for side in (base, new)):
+        return True
+    return min(a, b) / max(a, b) < CONTENDED
 
 
 def _differences(a: Point, b: Point, identity: tuple) -> dict:
@@ -200,6 +218,7 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
         row["p_adjusted"] = p_adj
         row["verdict"] = verdict(row["ratio"], tuple(row["ratio_ci"]), p_adj, options.threshold, options.alpha)
         row["conclusive"] = row["verdict"] != "same" or (low <= row["ratio_ci"][0] and row["ratio_ci"][1] <= high)
+        row["contended"] = contended(row["base"], row["new"])
         row["note"] = _note(row, options)
     result.differences = [{"key": k, "base": raw[(k, va, vb)][0], "new": raw[(k, va, vb)][1], "points": n}
                           for (k, va, vb), n in sorted(changes.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -207,11 +226,18 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
 
 
 def _note(row: dict, options: Options) -> str:
-    """Why a `same` is not a proof of sameness, when it is not."""
+    """Why a `same` is not a proof of sameness, and why a difference may be the machine's."""
+    notes = []
+    if row["contended"]:
+        notes.append(f"BASE got {row['base']['cpu_share']:.0%} of a CPU per second timed, NEW "
+                     f"{row['new']['cpu_share']:.0%}: other processes took CPU time from the timed runs, so a "
+                     "difference may be the machine's; compare sweeps run on a quieter machine")
     if row["conclusive"]:
-        return ""
+        return "; ".join(notes)
     if row["least_p"] >= options.alpha:
-        return (f"{row['base']['n']} vs {row['new']['n']} samples cannot reach p < {options.alpha:g} in a rank "
-                "test: raise execution.repetitions or execution.min_time")
-    return (f"the interval reaches beyond +-{options.threshold:.0%}: more repetitions (execution.min_time) "
-            "or a quieter machine would tell")
+        notes.append(f"{row['base']['n']} vs {row['new']['n']} samples cannot reach p < {options.alpha:g} in a "
+                     "rank test: raise execution.repetitions or execution.min_time")
+    else:
+        notes.append(f"the interval reaches beyond +-{options.threshold:.0%}: more repetitions "
+                     "(execution.min_time) or a quieter machine would tell")
+    return "; ".join(notes)

@@ -81,6 +81,10 @@ def terminal(result: Comparison, written: list[Path]) -> str:
                  + (f" ({sum(not r['conclusive'] for r in result.rows)} inconclusive, marked ?)"
                     if any(not r["conclusive"] for r in result.rows) else "")
                  + f"; {len(m.only_base)} only in BASE, {len(m.only_new)} only in NEW")
+    busy = sum(r["contended"] for r in result.rows)
+    if busy:
+        lines.append(f"{busy} point(s) timed while other processes took CPU time from them (CPU per second "
+                     "timed, compare.json cpu_share): a difference there may be the machine's; see compare.md")
     lines.append(_rule(result))
     if written:
         lines.append(f"wrote {', '.join(p.name for p in written)} into {written[0].parent}")
@@ -114,7 +118,7 @@ def markdown(result: Comparison, chart: Path | None) -> str:
                       "p adjusted", "verdict"], rows))
     notes = [(r["label"], r["note"]) for r in result.rows if r["note"]]
     if notes:
-        out.append("\n### Inconclusive\n")
+        out.append("\n### Notes\n")
         out.append("\n".join(f"- {name}: {note}" for name, note in notes) + "\n")
     for title, points in (("Only in BASE", m.only_base), ("Only in NEW", m.only_new)):
         if points:

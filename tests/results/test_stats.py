@@ -181,3 +181,12 @@ def test_by_and_threshold_parsing():
     assert compare.parse_by("backend.precision") == compare.By("backend.precision")
     with pytest.raises(compare.CompareError):
         compare.parse_by("backend.threads=2")
+
+
+def test_contended_when_one_side_got_clearly_less_cpu():
+    assert compare.contended({"cpu_share": 0.5}, {"cpu_share": 0.98})
+    assert not compare.contended({"cpu_share": 0.9}, {"cpu_share": 0.98})
+    assert not compare.contended({"cpu_share": 0.01}, {"cpu_share": 0.9})  # the work ran in another process
+    assert not compare.contended({"cpu_share": None}, {"cpu_share": 0.9})  # a record from before
+    assert compare.contended({"cpu_share": 0.45, "threads": 1}, {"cpu_share": 0.5, "threads": 1})  # both busy
+    assert not compare.contended({"cpu_share": 1.3, "threads": 2}, {"cpu_share": 1.4, "threads": 2})
