@@ -254,6 +254,10 @@ def _advice(row: dict) -> str:
     noisy = (row["execution_time_cv"] or 0) > stats.NOISY_CV
     outliers = row["execution_time_outliers"] or 0
     samples = row["execution_time_samples"] or 0
+    share = row.get("execution_cpu_share")
+    if share is not None and 0.05 < share < 0.7 and str(row.get("threads")) == "1":
+        return (f"a quieter machine: this one-thread point got {share:.0%} of a CPU while timed (other processes "
+                "took the rest)")
     if outliers and noisy:
         return ("something else ran during the point: a quieter machine (or fewer concurrent workers); "
                 "the median already discounts the outliers")
