@@ -3,11 +3,12 @@
 Runs qbench itself (basic launcher: one point at a time, nothing else competing for the 2
 cores), every backend at one precision (--precision, default single) so they compare at equal
 precision; a backend built for the other precision only (qsim: single, QuEST v3's wheels: double)
-sits out. QuEST 4 (`backend=quest`) runs the user's build of that precision (--quest-library, default
-$QBENCH_QUEST_LIBRARY; one build per FLOAT_PRECISION) and sits out without one. Two stages, because
-on 2 cores a 26-qubit random circuit takes minutes per run: every option variant at 20 and 22
-qubits; then each backend's fastest variant (least total time over stage 1) at 24 and 26
-qubits. For each (backend, circuit, n_qubits): the fastest configuration and the others.
+sits out. QuEST 4 (`backend=quest`) runs the user's build of that precision (--quest-library,
+default $QBENCH_QUEST_LIBRARY; one build per FLOAT_PRECISION) and sits out without one. Two stages,
+because on 2 cores a 26-qubit random circuit takes minutes per run: every option variant at 20 and
+22 qubits; then each backend's fastest variant (least total time over stage 1) at 24 and 26
+qubits. Each row records the machine's 1-minute load average around its sweeps (a shared machine's
+other work slows every point). For each (backend, circuit, n_qubits): the fastest configuration and the others.
 
     .venv/bin/python bench/best_config.py                     # bench/results/best_config.{json,md}; ~15 min here
     .venv/bin/python bench/best_config.py --precision double  # best_config_double.*: cirq, Aer, PennyLane, QuEST 4 and v3
@@ -52,10 +53,14 @@ def label(record: dict) -> str:
 
 
 def sweep(overrides: list[str], cwd: str) -> list[dict]:
+    load = os.getloadavg()[0]  # the machine's 1-minute load before and after: others' work slows every point
     done = subprocess.run([sys.executable, "-m", "qbench", "-m", *overrides], cwd=cwd, capture_output=True, text=True)
     print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:], flush=True)
     newest = sorted(Path(cwd).glob("outputs/bench_*"))[-1]
     records = [json.loads(p.read_text()) for p in newest.glob("*/result.json")]
+    load = (round(load, 1), round(os.getloadavg()[0], 1))
+    for r in records:
+        r["load_average"] = load
     if any(r["status"] == "error" for r in records):  # a worker's own last words are only on stderr
         print("errors; the sweep's stderr ends:\n" + "\n".join(done.stderr.strip().splitlines()[-15:]), flush=True)
     return records
@@ -133,7 +138,8 @@ def main() -> int:
         key = (r["backend"], r["config"]["circuit_type"], r["config"]["n_qubits"])
         seconds = r["metrics"].get("execution_time_seconds") if r["status"] == "success" else None
         table[key].append({"options": label(r), "status": r["status"], "seconds": seconds,
-                           "bandwidth_efficiency": r["metrics"].get("bandwidth_efficiency")})
+                           "bandwidth_efficiency": r["metrics"].get("bandwidth_efficiency"),
+                           "load_average": r["load_average"]})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     for (backend, circuit, n), variants in sorted(table.items()):
@@ -153,13 +159,15 @@ def main() -> int:
         commands = [*kept["commands"], *commands]
     path.write_text(json.dumps({"benchmark": "best_config", "date": now, "precision": precision,
                                 "commands": commands, "rows": rows}, indent=2))
-    lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. | measured |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| backend | circuit | qubits | fastest options | time (s) | others (s) | bandwidth eff. | measured | load |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         best = row["fastest"]
         others = "; ".join(f"{v['options']}: {v['seconds']:.3g}" if v["seconds"] is not None else
                            f"{v['options']}: {v['status']}" for v in row["variants"] if v != best)
         day = row.get("measured", "")[:10]
+        loads = [x for v in row["variants"] for x in v.get("load_average") or ()]
+        day += f" | {min(loads):g}-{max(loads):g}" if loads else " | "
         lines.append(f"| {row['backend']} | {row['circuit']} | {row['n_qubits']} | "
                      f"{best['options'] if best else '-'} | {best['seconds']:.3g} | {others} | "
                      f"{(best['bandwidth_efficiency'] or float('nan')):.2f} | {day} |" if best else
