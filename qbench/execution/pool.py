@@ -8,7 +8,7 @@ imported its library, as a user's script does (issue 18: glibc's heap is left at
 from __future__ import annotations
 
 from qbench.execution import forkserver
-from qbench.execution.workers import LOAD_TIMEOUT_SECONDS, SpawnedWorker
+from qbench.execution.workers import LOAD_TIMEOUT_SECONDS, SpawnedWorker, WorkerFailure
 
 
 def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
@@ -18,8 +18,17 @@ def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: f
               or SpawnedWorker(threads, memory_limit_gb))
     try:
         import_seconds = worker.import_seconds
-        if not worker.loaded:  # spawned: the import is outside the timeout, as it is outside the timing
-            import_seconds += worker.call({"op": "load", "backend": request["backend"]}, LOAD_TIMEOUT_SECONDS)
+        if not worker.loaded:  # spawned: the import is outside the timing, bounded by the point's own timeout
+            try:
+                import_seconds += worker.call({"op": "load", "backend": request["backend"]},
+                                              min(LOAD_TIMEOUT_SECONDS, timeout))
+            except WorkerFailure as failure:
+                failure.phase = "import"
+                name = request["backend"].get("name")
+                failure.message = (f"importing {name}'s library exceeded timeout_per_run={timeout:g}s; worker killed"
+                                   if failure.status == "timeout" else
+                                   f"importing {name}'s library failed: {failure.message}")
+                raise
         outcome = worker.call({"op": "measure", "request": request}, timeout)
         outcome["import_seconds"] += import_seconds
         outcome["worker"] = worker.how

@@ -19,6 +19,7 @@ from qbench.backends.base import RunSpec
 from qbench.backends.registry import instantiate_backend, known_packages
 from qbench.circuits import canonical as circuits
 from qbench.execution import bandwidth
+from qbench.execution.footprint import cap_too_small
 from qbench.execution.pool import run_isolated
 from qbench.execution.resources import gpu_slot, megabytes, precheck, threads_for
 from qbench.execution.timing import measure
@@ -43,6 +44,7 @@ def _execute_with_retries(request: dict, ex: dict, threads: int) -> tuple[dict |
             return outcome, attempts
         except WorkerFailure as failure:
             attempts.append({"attempt": number, "status": failure.status, "seconds": time.perf_counter() - started,
+                             "phase": failure.phase,  # import (the library's) or run (the point's)
                              "error": {"type": failure.error_type, "message": failure.message,
                                        "traceback": failure.traceback}})
         except Exception as exc:  # in-process mode: the simulator's own exception
@@ -148,6 +150,9 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
     status, reason, estimate = precheck(backend, circuit, spec, concurrency, ex["memory_limit_gb"])
     if estimate is not None:
         record["metrics"]["memory_estimate_mb"] = megabytes(estimate)
+    if not status and ex["memory_limit_gb"] and ex["isolation"] == "process":
+        reason = cap_too_small(plain["backend"], threads, ex["memory_limit_gb"], estimate, ex["timeout_per_run"])
+        status = "skipped" if reason else None
     if status:
         record.update(status=status, reason=reason)
         return

@@ -30,6 +30,7 @@ class WorkerFailure(Exception):
     def __init__(self, status: str, error_type: str, message: str, tb: str | None = None):
         super().__init__(message)
         self.status, self.error_type, self.message, self.traceback = status, error_type, message, tb
+        self.phase = "run"  # or "import": which part of the point failed, as the record says
 
 
 def _describe_exit(code: int) -> str:

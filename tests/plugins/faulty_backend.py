@@ -19,6 +19,11 @@ class FaultyBackend(Backend):
     forkable = True  # load() only imports NumPy: its faults are tested in forked workers too
     packages = ("numpy",)
 
+    def load(self):
+        if self.options.get("fault") == "hang_import":  # a library whose import never returns
+            time.sleep(3600)
+        super().load()
+
     def prepare(self, circuit, spec):
         return {"n": circuit.n_qubits, "shots": spec.shots}
 
