@@ -52,12 +52,23 @@ def reset_peak_rss() -> None:
         pass
 
 
-def peak_rss_mb() -> float | None:
+def status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS, VmHWM, ...) in MiB; None where /proc is not there."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return None
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM) in MiB."""
+    return status_mb("VmHWM")
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now (VmRSS) in MiB."""
+    return status_mb("VmRSS")

@@ -13,18 +13,6 @@ from qbench.execution import calibration, heap
 from qbench.execution.verify import verify
 
 
-def resident_mb() -> float | None:
-    """This process's resident memory now (VmRSS), in MiB; None where /proc is not there."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def measure(request: dict) -> dict:
     """Convert, dry-run, warm up, time `repetitions` runs, then verify (untimed).
 
@@ -34,7 +22,7 @@ def measure(request: dict) -> dict:
     backend, import_seconds = load_backend(request["backend"])
     circuit, spec, execution = request["circuit"], request["spec"], request["execution"]
     heap_mode = heap.prepare(execution.get("heap", "default"))
-    memory_baseline_mb = resident_mb()  # the process before the point: interpreter and imported libraries
+    memory_baseline_mb = pipes.resident_mb()  # the process before the point: interpreter and imported libraries
     pipes.reset_peak_rss()
 
     start = time.perf_counter()
