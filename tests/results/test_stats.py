@@ -190,3 +190,19 @@ def test_contended_when_one_side_got_clearly_less_cpu():
     assert not compare.contended({"cpu_share": None}, {"cpu_share": 0.9})  # a record from before
     assert compare.contended({"cpu_share": 0.45, "threads": 1}, {"cpu_share": 0.5, "threads": 1})  # both busy
     assert not compare.contended({"cpu_share": 1.3, "threads": 2}, {"cpu_share": 1.4, "threads": 2})
+
+
+@pytest.mark.parametrize("override, allowed", [
+    ("execution.min_time=-0.1", "a non-negative number of seconds (least total timed seconds per point)"),
+    ("execution.max_repetitions=0", "null (no cap but min_time, target_rel_ci and the timeout) or a positive integer"),
+    ("execution.target_rel_ci=5", "null (off) or a fraction in (0, 1), e.g. 0.05 for +-5 %"),
+])
+def test_bad_calibration_keys_are_one_line_exit_2(override, allowed, tmp_path):
+    from tests.helpers import run_qbench
+
+    result = run_qbench(override, "tracking.enabled=false", cwd=tmp_path, timeout=120)
+    key, _, value = override.partition("=")
+    shown = repr(float(value)) if "." in value else value
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"qbench: error: {key}={shown} is not allowed; allowed: {allowed}\n"
+    assert not (tmp_path / "outputs").exists()
