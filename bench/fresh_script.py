@@ -1,19 +1,22 @@
 """qbench's time for each point against a fresh hand-written script for that point (issue 18.1).
 
-The design's 45-point GHZ sweep (bench/sweep_overhead.py's SWEEP: cirq, qiskit-aer, qsim,
-pennylane, stim x n_qubits 4..20 step 2, 1000 shots, 1 warm-up, 3 timed runs, joblib launcher with
-2 workers, 1 thread each), in interleaved rounds of three sides:
+The points are those of the design's 45-point GHZ sweep (bench/sweep_overhead.py's SWEEP: cirq,
+qiskit-aer, qsim, pennylane, stim x n_qubits 4..20 step 2, 1000 shots, 1 warm-up, 3 timed runs,
+joblib launcher with 2 workers, so 1 thread per point). Two measurements, in rounds:
 
-- fresh: each point of --qubits timed by `bench/plain_loop.py --point` in a fresh process of its
-  own, one after another, glibc's default heap: what a user's own script for that configuration
-  measures (library imported, circuit built with its API, dry run, warm-up, median of 3);
-- qbench: the sweep through `python -m qbench` (execution.heap=default: glibc's own heap, a fresh
-  fork of the pre-imported parent per point);
-- pinned: the same sweep with execution.heap=pinned (glibc's thresholds fixed).
+- paired (the default): a fork server is started for the whole sweep exactly as the CLI starts
+  it (`forkserver.start_for` on pre-flight's 45 points: all five libraries imported in one
+  parent), then each point is timed twice in a row, one point at a time: through qbench's runner
+  in a fresh fork (`run_point`, execution.heap=default, or =pinned for the third side), and by
+  `bench/plain_loop.py --point` in a fresh process of its own, glibc's heap untouched: what a
+  user's own script for that configuration measures (library imported, circuit built with its
+  API, dry run, warm-up, median of 3). The order of the sides alternates from point to point and
+  round to round, so the machine's drift (other work on a shared machine included) hits both.
+- `--sweep`: also the real sweep through `python -m qbench` once per round (2 concurrent
+  workers), its records' times beside the fresh scripts'.
 
-The order of the sides is reversed every other round. Per point and side: the median over the
-rounds of each round's median-of-3, their IQR, min and max; ratio = qbench median / fresh median.
-Goal: every point of >= 10 ms within 10 %.
+Per point and side: the median over the rounds of each round's median-of-3, the IQR, min and
+max; ratio = qbench median / fresh median. Goal: every point of >= 10 ms within 10 %.
 
     .venv/bin/python bench/fresh_script.py --rounds 5     # writes bench/results/fresh_script.json
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ["OMP_NUM_THREADS"] = "1"  # this process's own imports (the fork server gets its settings itself)
 
 from plain_loop import LIBRARIES  # noqa: E402
 from sweep_overhead import SWEEP  # noqa: E402
@@ -40,24 +44,55 @@ from sweep_overhead import SWEEP  # noqa: E402
 SIDES = ("fresh", "qbench", "pinned")
 
 
-def fresh_side(points: list[tuple[str, int]]) -> dict:
-    times = {}
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for backend, n_qubits in points:
-        done = subprocess.run([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"{backend}:{n_qubits}"],
-                              capture_output=True, text=True, env=env, check=True)
-        times[(backend, n_qubits)] = json.loads(done.stdout.splitlines()[-1])["median_seconds"]
-    return times
+def fresh_point(backend: str, n_qubits: int) -> float:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"{backend}:{n_qubits}"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])["median_seconds"]
 
 
-def qbench_side(heap: str) -> dict:
+class Qbench:
+    """The sweep's fork server, and its points run through qbench's runner one at a time."""
+
+    def __init__(self):
+        from qbench.app.hydra_internals import args_parser
+        from qbench.cli.preflight import preflight
+        from qbench.execution import forkserver
+
+        self.forkserver = forkserver
+        expansion, problem = preflight(args_parser().parse_args([*SWEEP, "tracking.enabled=false"]))
+        assert problem is None, problem
+        self.points = {(p.cfg.backend.name, p.cfg.n_qubits): p.cfg for p in expansion.points}
+        forkserver.start_for(expansion.points)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.count = 0
+
+    def point(self, backend: str, n_qubits: int, heap: str) -> float:
+        from omegaconf import OmegaConf, open_dict
+
+        from qbench.execution.runner import run_point
+
+        cfg = OmegaConf.create(OmegaConf.to_container(self.points[(backend, n_qubits)], resolve=False))
+        with open_dict(cfg):
+            del cfg["hydra"]
+            cfg.execution.heap = heap
+        self.count += 1
+        record = run_point(cfg, Path(self.tmp.name) / str(self.count), "bench", concurrency=2)
+        assert record["status"] == "success", record["reason"]
+        assert record["environment"]["worker"] == "forked" and record["environment"]["heap"] == heap
+        return record["metrics"]["execution_time_seconds"]
+
+    def close(self):
+        self.forkserver.stop()
+        self.tmp.cleanup()
+
+
+def sweep_side() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([sys.executable, "-m", "qbench", *SWEEP, f"execution.heap={heap}"], cwd=tmp,
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "qbench", *SWEEP], cwd=tmp, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         records = [json.loads(p.read_text()) for p in Path(tmp).glob("outputs/bench_*/*/result.json")]
     assert len(records) == 45 and all(r["status"] == "success" for r in records)
-    assert {r["environment"]["heap"] for r in records} == {heap} and {r["environment"]["worker"] for r in records} == {"forked"}
+    assert {r["environment"]["heap"] for r in records} == {"default"}
     return {(r["backend"], r["config"]["n_qubits"]): r["metrics"]["execution_time_seconds"] for r in records}
 
 
@@ -73,49 +108,62 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--qubits", default="14,16,18,20",
-                        help="sizes timed by fresh scripts (default 14-20: every point of >= 10 ms is among them)")
+                        help="sizes measured (default 14-20: every point of >= 10 ms is among them)")
+    parser.add_argument("--sweep", action="store_true", help="also run the real sweep once per round")
     args = parser.parse_args()
     sizes = [int(n) for n in args.qubits.split(",")]
     points = [(backend, n) for backend in LIBRARIES for n in sizes]
-    rounds = []
-    for number in range(args.rounds):
-        order = SIDES if number % 2 == 0 else SIDES[::-1]
-        measured, started = {}, time.perf_counter()
-        for side in order:
-            measured[side] = fresh_side(points) if side == "fresh" else qbench_side("default" if side == "qbench" else "pinned")
-        rounds.append(measured)
-        print(f"round {number + 1}/{args.rounds} ({' -> '.join(order)}): {time.perf_counter() - started:.0f} s", flush=True)
+    sides = (*SIDES, "sweep") if args.sweep else SIDES
+    times: dict[tuple, dict[str, list[float]]] = {p: {side: [] for side in sides} for p in points}
+    qbench = Qbench()
+    try:
+        for number in range(args.rounds):
+            started = time.perf_counter()
+            for index, point in enumerate(points):
+                order = SIDES if (number + index) % 2 == 0 else SIDES[::-1]
+                for side in order:
+                    seconds = fresh_point(*point) if side == "fresh" else \
+                        qbench.point(*point, "default" if side == "qbench" else "pinned")
+                    times[point][side].append(seconds)
+            if args.sweep:
+                for point, seconds in sweep_side().items():
+                    if point in times:
+                        times[point]["sweep"].append(seconds)
+            print(f"round {number + 1}/{args.rounds}: {time.perf_counter() - started:.0f} s, "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        qbench.close()
     rows = []
-    for key in points:
-        row = {"backend": key[0], "n_qubits": key[1]}
-        for side in SIDES:
-            row[side] = spread([r[side][key] for r in rounds])
-        row["ratio_qbench_over_fresh"] = row["qbench"]["median"] / row["fresh"]["median"]
-        row["ratio_pinned_over_fresh"] = row["pinned"]["median"] / row["fresh"]["median"]
+    for point in points:
+        row = {"backend": point[0], "n_qubits": point[1], **{side: spread(times[point][side]) for side in sides}}
+        for side in sides[1:]:
+            row[f"ratio_{side}_over_fresh"] = row[side]["median"] / row["fresh"]["median"]
         row["checked"] = row["fresh"]["median"] >= 0.010
         rows.append(row)
     checked = [r for r in rows if r["checked"]]
-    within = [r for r in checked if abs(r["ratio_qbench_over_fresh"] - 1) <= 0.10]
-    pinned_within = [r for r in checked if abs(r["ratio_pinned_over_fresh"] - 1) <= 0.10]
+    within = {side: sum(abs(r[f"ratio_{side}_over_fresh"] - 1) <= 0.10 for r in checked) for side in sides[1:]}
     result = {
         "benchmark": "fresh_script", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
                     "python": platform.python_version(), "load_average_at_end": os.getloadavg()},
         "command": "python bench/fresh_script.py " + " ".join(sys.argv[1:]),
-        "sweep": "python -m qbench " + " ".join(SWEEP) + " execution.heap=default|pinned", "rounds": len(rounds),
-        "points_checked": len(checked), "qbench_within_10_percent": len(within),
-        "pinned_within_10_percent": len(pinned_within), "points": rows,
+        "points_of": "python -m qbench " + " ".join(SWEEP), "rounds": args.rounds,
+        "sides": {"fresh": "bench/plain_loop.py --point, a fresh process per point, glibc's heap untouched",
+                  "qbench": "run_point in a fresh fork of the sweep's fork server, execution.heap=default",
+                  "pinned": "the same with execution.heap=pinned",
+                  "sweep": "records of the real sweep (2 concurrent workers), heap=default"},
+        "points_checked": len(checked), "within_10_percent_of_fresh": within, "points": rows,
     }
     out = ROOT / "bench" / "results" / "fresh_script.json"
     out.write_text(json.dumps(result, indent=2))
-    print(f"{'point':<16}{'fresh ms':>10}{'qbench ms':>11}{'ratio':>8}{'pinned ms':>11}{'ratio':>8}")
+    print(f"{'point':<16}{'fresh ms':>10}" + "".join(f"{side + ' ms':>12}{'ratio':>7}" for side in sides[1:]))
     for r in rows:
-        print(f"{r['backend']:<11}{r['n_qubits']:>3}q {1e3 * r['fresh']['median']:9.2f} {1e3 * r['qbench']['median']:10.2f} "
-              f"{r['ratio_qbench_over_fresh']:7.3f} {1e3 * r['pinned']['median']:10.2f} {r['ratio_pinned_over_fresh']:7.3f}"
-              f"{'' if r['checked'] else '   (< 10 ms)'}")
-    print(f"points >= 10 ms within 10 % of a fresh script: qbench (heap=default) {len(within)}/{len(checked)}, "
-          f"heap=pinned {len(pinned_within)}/{len(checked)}")
-    return 0 if len(within) == len(checked) else 1
+        print(f"{r['backend']:<11}{r['n_qubits']:>3}q {1e3 * r['fresh']['median']:9.2f}" +
+              "".join(f" {1e3 * r[side]['median']:11.2f}{r[f'ratio_{side}_over_fresh']:7.3f}" for side in sides[1:]) +
+              ("" if r["checked"] else "   (< 10 ms)"))
+    print(f"points >= 10 ms within 10 % of a fresh script: " +
+          ", ".join(f"{side} {within[side]}/{len(checked)}" for side in sides[1:]))
+    return 0 if within["qbench"] == len(checked) else 1
 
 
 if __name__ == "__main__":

@@ -68,6 +68,20 @@ def test_each_point_gets_a_fresh_fork_of_a_parent_that_imported_the_library_once
         assert_matches_reference(outcome, n_qubits, 1000)
 
 
+def test_a_forked_point_starts_from_the_servers_state_not_the_last_points(server):
+    """A small point forked after a 20-qubit one needs what it needs alone: nothing of the large
+    run is left in its process (glibc's default heap)."""
+    points, _ = server("backend=cirq", "n_qubits=4,20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    cirq = backend_config(points, "cirq")
+    alone, large, after = (pool.run_isolated(dict(request(cirq, n), execution={**request(cirq, n)["execution"],
+                                                                             "verify_max_qubits": 0}), 120, 1, None)
+                           for n in (4, 20, 4))
+    assert large["memory_run_mb"] - alone["memory_run_mb"] > 8  # 2^20 single-precision amplitudes
+    assert abs(after["memory_run_mb"] - alone["memory_run_mb"]) < 2
+    assert abs(after["memory_baseline_mb"] - alone["memory_baseline_mb"]) < 2
+    assert {o["heap"] for o in (alone, large, after)} == {"default"}
+
+
 def test_faults_in_a_forked_worker_become_failures(server):
     points, _ = server("backend=faulty", "++backend.fault=segfault,hang,allocate", "n_qubits=3",
                        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
