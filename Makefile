@@ -9,6 +9,7 @@ QUEST_VENV ?= .venv-quest
 QUEST_SRC ?=
 QUEST_PRECISION ?= 2
 QUEST_BUILD ?= backends/quest/build
+QUEST_CMAKE_FLAGS ?=
 
 .PHONY: install quest-env quest4 run test clean
 
@@ -35,7 +36,7 @@ quest-env: $(QUEST_VENV)/.installed
 quest4:
 	@test -n "$(QUEST_SRC)" || { echo "make quest4: set QUEST_SRC=DIR, a checkout of https://github.com/QuEST-Kit/QuEST" >&2; exit 2; }
 	cmake -S $(QUEST_SRC) -B $(QUEST_BUILD) -DCMAKE_BUILD_TYPE=Release -DFLOAT_PRECISION=$(QUEST_PRECISION) \
-		-DENABLE_MULTITHREADING=ON -DBUILD_SHARED_LIBS=ON
+		-DENABLE_MULTITHREADING=ON -DBUILD_SHARED_LIBS=ON $(QUEST_CMAKE_FLAGS)
 	cmake --build $(QUEST_BUILD) --target QuEST -j
 
 run: install  ## a small real sweep: five CPU backends, GHZ, 4/8/12 qubits
