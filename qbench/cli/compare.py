@@ -75,8 +75,13 @@ def resolve(sources: list[tuple[str, str]], uri: str, experiment: str, outputs: 
     return found
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage + error is two lines; bad input is one
+        raise SystemExit(error(f"compare: {message} (see qbench compare --help)"))
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qbench compare",
         description="Compare the timings of two sweeps point by point: ratio of medians with its 95 %% interval, "
                     "a Mann-Whitney U test, and a verdict faster/slower/same at a threshold AND significance.")

@@ -200,6 +200,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(sweeps, tmp_path, args,
     assert sorted(p.name for p in sweeps["a"].iterdir()) == before and not (tmp_path / "outputs").exists()
 
 
+def test_a_wrong_argument_is_one_line_too(tmp_path):
+    result = _compare("only_one", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("qbench: error: compare: the following arguments are required: NEW "
+                             "(see qbench compare --help)\n")
+    result = _compare("a", "b", "--fail-on", "sometimes", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and "--fail-on" in result.stderr
+
+
 def test_help_lists_compare():
     result = subprocess.run([sys.executable, "-m", "qbench", "--help"], capture_output=True, text=True,
                             env=dict(os.environ), timeout=120)
