@@ -1,24 +1,34 @@
-"""The fork server of a local sweep: each library imported once, one loaded worker forked per point.
+"""The fork servers of a local sweep: each library imported once, one loaded worker forked per point.
 
-Importing a simulator costs seconds per process, mostly in what the libraries share (NumPy,
-SciPy, SymPy; figures in docs/PERFORMANCE.md). After pre-flight, `qbench.cli.launch` calls
-`start_for(points)` for a local multirun (basic or joblib launcher, `execution.isolation=process`):
-one server process per thread setting of the sweep's forkable points (OpenMP and OpenBLAS read
-their thread counts once, when they load). A server imports its backends' libraries, then forks
-one worker per request. Every point therefore starts from the same state, that of a process
-which has just imported its libraries, whatever points ran before it; the worker serves that one
-point over a socket (the protocol of `qbench.execution.workers`) and is then killed.
+Importing a simulator costs seconds per process (docs/PERFORMANCE.md), more than most points
+take. After pre-flight, `qbench.cli.launch` calls `start_for(points)` for a local multirun (basic
+or joblib launcher, `execution.isolation=process`). For each thread setting of the sweep's
+forkable points (OpenMP and OpenBLAS read their thread counts once, when they load) it starts a
+root process, which forks one server per adapter (`_target_`); that server imports the adapter's
+library, then forks one worker per request. Every point therefore starts from the same state,
+whatever points ran before it: that of a process which has imported qbench's worker code and
+then its one library, exactly as a spawned worker (and a user's own script) has it. One process
+for all libraries would be cheaper, but measurably not the same: with another library imported
+beside it, cirq's 20-qubit points page-fault twice as much under glibc's default heap
+(bench/results/fresh_script.json). The worker serves its one point over a socket (the protocol
+of `qbench.execution.workers`) and is then killed.
+
+The root lets at most one server per core import at a time, and no server forks a worker before
+every server has imported: an import running beside a point's timed runs would take CPU from
+them. Requests wait in the servers' listen queues (bound by the launching process) meanwhile.
 
 What may be forked is the adapter's own declaration, `Backend.forkable`, on the CPU only: a CUDA
 context does not survive a fork, and QuEST and LRET start helper processes. Any other point, or
 a job without a server (a single run, SLURM), gets a spawned worker.
 
-The server is single-threaded (a select loop); it reaps its children and tells each requester
-how its worker ended; it exits when the launching process closes its stdin (or dies).
+Every server process is single-threaded (a select loop) and reaps its own children; a server
+tells each requester how its worker ended. All of them die with the launching process (stop(),
+or its death: PR_SET_PDEATHSIG).
 """
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import pickle
 import resource
@@ -43,22 +53,23 @@ def forkable(backend) -> bool:
     return bool(getattr(backend, "forkable", False)) and backend.device == "CPU"
 
 
-def address_for(prefix: str, threads: int) -> str:
-    return f"{prefix}-{threads}t"
+def address_for(prefix: str, threads: int, target: str) -> str:
+    """The socket of the server for this adapter (`_target_`) at these thread settings."""
+    return f"{prefix}-{threads}t-{hashlib.sha1(target.encode()).hexdigest()[:12]}"
 
 
 # -- the launching process -------------------------------------------------------------------
-_servers: list[subprocess.Popen] = []
+_roots: list[subprocess.Popen] = []
 
 
-def plan(points) -> dict[int, list[dict]]:
-    """{threads: backend configs} a local sweep's fork servers import: every forkable backend of
-    the pre-flight points, at the thread setting its workers get. Empty for anything else."""
+def plan(points) -> dict[int, dict[str, list[dict]]]:
+    """{threads: {adapter: backend configs}}: the servers a local sweep starts, for every forkable
+    backend of the pre-flight points, at the thread setting its workers get. Empty otherwise."""
     from omegaconf import OmegaConf
 
     from qbench.execution.resources import concurrency, threads_for
 
-    servers: dict[int, list[dict]] = {}
+    servers: dict[int, dict[str, list[dict]]] = {}
     for point in points:
         launcher = point.cfg.hydra.launcher
         if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
@@ -69,27 +80,32 @@ def plan(points) -> dict[int, list[dict]]:
         if execution["isolation"] != "process" or not forkable(backend):
             continue
         threads = backend.threads or threads_for({"execution": execution}, concurrency(launcher, multirun=True))
-        if config not in servers.setdefault(threads, []):
-            servers[threads].append(config)
+        configs = servers.setdefault(threads, {}).setdefault(config["_target_"], [])
+        if config not in configs:
+            configs.append(config)
     return servers
 
 
 def start_for(points) -> None:
-    """Start the fork servers of these pre-flight points. Each is listening before this returns
-    (the socket is bound here and handed over), so a job's first request waits in its queue while
-    the server imports."""
+    """Start the fork servers of these pre-flight points. Their sockets are bound here and handed
+    over, so a job's first request waits in its queue while the servers import."""
     prefix = f"qbench-fork-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    for threads, configs in plan(points).items():
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        listener.bind("\0" + address_for(prefix, threads))
-        listener.listen(64)
+    for threads, groups in plan(points).items():
+        listeners = []
+        for target in groups:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener.bind("\0" + address_for(prefix, threads, target))
+            listener.listen(64)
+            listeners.append(listener)
         env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
-        server = subprocess.Popen([sys.executable, "-m", "qbench.execution.forkserver", str(listener.fileno()),
-                                   str(os.getpid())], stdin=subprocess.PIPE, env=env, pass_fds=[listener.fileno()])
-        listener.close()
-        pipes.write_message(server.stdin.fileno(), configs)
-        _servers.append(server)
-    if _servers:
+        root = subprocess.Popen([sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid())],
+                                stdin=subprocess.PIPE, env=env, pass_fds=[s.fileno() for s in listeners])
+        pipes.write_message(root.stdin.fileno(), [{"fd": s.fileno(), "configs": configs}
+                                                  for s, configs in zip(listeners, groups.values())])
+        for listener in listeners:
+            listener.close()
+        _roots.append(root)
+    if _roots:
         os.environ[ADDRESS_ENV] = prefix
 
 
@@ -98,11 +114,11 @@ def stop() -> None:
     """End this process's fork servers. Called once the sweep is over: every worker they forked
     has served its point by then."""
     os.environ.pop(ADDRESS_ENV, None)
-    while _servers:
-        server = _servers.pop()
-        server.kill()
-        server.wait()
-        server.stdin.close()
+    while _roots:
+        root = _roots.pop()
+        root.kill()  # its servers and their workers die with it (PR_SET_PDEATHSIG)
+        root.wait()
+        root.stdin.close()
 
 
 # -- a job asking for a worker -----------------------------------------------------------------
@@ -114,7 +130,8 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
     control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours, theirs = socket.socketpair()
     try:
-        control.connect("\0" + address_for(prefix, threads))  # refused: no server at these thread settings
+        # refused: no server for this adapter at these thread settings
+        control.connect("\0" + address_for(prefix, threads, backend_config["_target_"]))
         socket.send_fds(control, [pickle.dumps({"backend": backend_config, "memory_limit_gb": memory_limit_gb})],
                         [theirs.fileno()])
         reply = pickle.loads(control.recv(MAX_MESSAGE))
@@ -129,10 +146,63 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
     return ForkedWorker(reply["pid"], ours, control, reply["import_seconds"])
 
 
-# -- the server itself ---------------------------------------------------------------------------
+# -- the server processes --------------------------------------------------------------------------
+class Root:
+    """One per thread setting: forks a server per adapter, lets at most one per core import at
+    once, and tells them all to serve once every one has imported."""
+
+    def __init__(self, groups: list[dict]):
+        self.waiting = list(groups)
+        self.importing: dict[int, int] = {}  # the read end of a server's "imported" pipe -> its pid
+        self.go: list[int] = []              # write ends of the servers' "serve now" pipes
+
+    def run(self) -> None:
+        from qbench.execution.resources import usable_cores
+
+        cores = usable_cores()
+        while self.waiting or self.importing:
+            while self.waiting and len(self.importing) < cores:
+                self.start(self.waiting.pop(0))
+            for fd in select.select([0, *self.importing], [], [])[0]:
+                if fd == 0:
+                    if not os.read(0, 4096):
+                        return  # the launching process is done (or gone): the servers die with us
+                    continue
+                os.read(fd, 1)  # imported (or died trying: its socket then refuses, jobs spawn)
+                os.close(fd)
+                del self.importing[fd]
+        for go in self.go:
+            os.write(go, b"S")
+        while os.read(0, 4096):
+            pass
+
+    def start(self, group: dict) -> None:
+        imported_read, imported_write = os.pipe()
+        go_read, go_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            die_with_parent()
+            for fd in (imported_read, go_write, *self.importing, *self.go, *(g["fd"] for g in self.waiting)):
+                os.close(fd)
+            server = ForkServer(socket.socket(fileno=group["fd"]), go_read)
+            for config in group["configs"]:
+                server.load(config)
+            os.write(imported_write, b"I")
+            os.close(imported_write)
+            if os.read(go_read, 1) == b"S":
+                server.serve()
+            os._exit(0)
+        for fd in (imported_write, go_read, group["fd"]):
+            os.close(fd)
+        self.importing[imported_read] = pid
+        self.go.append(go_write)
+
+
 class ForkServer:
-    def __init__(self, listener: socket.socket):
-        self.listener = listener
+    """The server of one adapter: its library imported, one worker forked per request."""
+
+    def __init__(self, listener: socket.socket, root: int):
+        self.listener, self.root = listener, root      # root: readable (EOF) once the root is gone
         self.children: dict[int, socket.socket] = {}   # pid -> the requester's control connection
         self.import_seconds: dict[str, float] = {}     # reported once per backend, with its first worker
         self.failed: dict[str, str] = {}               # backend -> why its import failed
@@ -142,8 +212,6 @@ class ForkServer:
         signal.set_wakeup_fd(wakeup_write)
 
     def load(self, config: dict) -> None:
-        """Import a backend's library. All of them before the first fork: an import running beside
-        a worker's timed runs would take CPU from them."""
         key = registry.backend_key(config)
         try:
             self.import_seconds[key] = registry.load_backend(config)[1]
@@ -152,12 +220,12 @@ class ForkServer:
 
     def serve(self) -> None:
         while True:
-            ready = select.select([self.listener, 0, self.wakeup_read], [], [])[0]
+            ready = select.select([self.listener, self.root, self.wakeup_read], [], [])[0]
             if self.wakeup_read in ready:
                 os.read(self.wakeup_read, 4096)
             self.reap()
-            if 0 in ready and not os.read(0, 4096):
-                return  # the launching process is done (or gone)
+            if self.root in ready:
+                return  # the root (and so the launching process) is gone
             if self.listener in ready:
                 self.fork_for(self.listener.accept()[0])
 
@@ -190,6 +258,7 @@ class ForkServer:
         for sock in (self.listener, control, *self.children.values()):
             sock.close()
         os.close(self.wakeup_read)
+        os.close(self.root)
         if memory_limit_gb:
             limit = int(memory_limit_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -217,17 +286,18 @@ class ForkServer:
 
 def main() -> None:
     die_with_parent()  # a SIGKILLed launcher cannot stop() its servers
-    if os.getppid() != int(sys.argv[2]):
+    if os.getppid() != int(sys.argv[1]):
         os._exit(1)
-    server = ForkServer(socket.socket(fileno=int(sys.argv[1])))
     os.dup2(2, 1)  # library chatter goes to stderr, like a worker's
+    # What a worker imports for its point, before any library, as a spawned worker does: the
+    # library's objects then lie above qbench's in the heap in both.
+    from qbench.execution import timing  # noqa: F401
+
     try:
-        configs = pipes.read_message(0)
+        groups = pipes.read_message(0)
     except EOFError:
         os._exit(0)
-    for config in configs:
-        server.load(config)
-    server.serve()
+    Root(groups).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 

@@ -53,7 +53,7 @@ def server():
 def test_each_point_gets_a_fresh_fork_of_a_parent_that_imported_the_library_once(server):
     points, plan = server("backend=cirq", "n_qubits=4,6", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     cirq = backend_config(points, "cirq")
-    assert plan == {1: [cirq]}  # two joblib workers on this machine's cores: 1 thread each
+    assert plan == {1: {cirq["_target_"]: [cirq]}}  # two joblib workers on this machine's cores: 1 thread each
     first, second = (forkserver.fork_worker(cirq, 1, None) for _ in range(2))
     try:
         assert first.pid != second.pid and first.pid != os.getpid()
@@ -66,6 +66,21 @@ def test_each_point_gets_a_fresh_fork_of_a_parent_that_imported_the_library_once
         outcome = pool.run_isolated(request(cirq, n_qubits), 60, 1, None)
         assert outcome["worker"] == "forked" and outcome["import_seconds"] == 0
         assert_matches_reference(outcome, n_qubits, 1000)
+
+
+def test_each_adapter_has_a_server_that_imported_its_library_alone(server):
+    """Another library imported beside it changes a worker's heap (cirq's 20-qubit points fault
+    twice as much): the cirq server must not have loaded qsim, nor the qsim server stim."""
+    points, plan = server("backend=cirq,qsim,stim", "n_qubits=4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert len(plan[1]) == 3
+    (root,) = forkserver._roots
+    servers = wait_for_children(root.pid, 3)
+    forked = forkserver.fork_worker(backend_config(points, "stim"), 1, None)  # served once all have imported
+    forked.kill()
+    maps = {pid: open(f"/proc/{pid}/maps").read() for pid in servers}
+    assert sum("qsimcirq" in text for text in maps.values()) == 1
+    assert sum("/stim/" in text for text in maps.values()) == 1
+    assert not any("qsimcirq" in text and "/stim/" in text for text in maps.values())
 
 
 def test_a_forked_point_starts_from_the_servers_state_not_the_last_points(server):
@@ -105,7 +120,7 @@ def test_faults_in_a_forked_worker_become_failures(server):
 def test_only_what_the_adapter_declares_forkable_is_forked(server):
     points, plan = server("backend=cirq,quest-v3,quest,lret-phase7,cuquantum", "n_qubits=4",
                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    assert [config["name"] for config in plan[1]] == ["cirq"]
+    assert [config["name"] for configs in plan[1].values() for config in configs] == ["cirq"]
     for name in ("quest-v3", "quest", "lret-phase7", "cuquantum"):  # helper processes, the GPU
         assert instantiate_backend(backend_config(points, name)).forkable is False
         assert forkserver.fork_worker(backend_config(points, name), 1, None) is None
@@ -117,6 +132,17 @@ def test_only_what_the_adapter_declares_forkable_is_forked(server):
     forked.kill()
     assert not forked.alive() and forked.wait() == -signal.SIGKILL
     assert wait_until_gone(forked.pid)
+
+
+def wait_for_children(pid: int, count: int, seconds: float = 60) -> list[int]:
+    """The pids of `pid`'s children once there are `count`; the limit only bounds a failure."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        if len(children) >= count:
+            return children
+        time.sleep(0.05)
+    raise AssertionError(f"{pid} has no {count} children after {seconds} s")
 
 
 def wait_until_gone(pid: int, seconds: float = 30) -> bool:
@@ -155,20 +181,21 @@ def test_the_server_ends_with_its_launching_process(tmp_path):
     probe = ("import sys, json; from qbench.app.hydra_internals import args_parser; "
              "from qbench.cli.preflight import preflight; from qbench.execution import forkserver; "
              "points = preflight(args_parser().parse_args(['-m', 'backend=stim', 'n_qubits=3,4']))[0].points; "
-             "forkserver.start_for(points); print(json.dumps([s.pid for s in forkserver._servers]), flush=True); "
+             "forkserver.start_for(points); print(json.dumps([s.pid for s in forkserver._roots]), flush=True); "
              "sys.stdin.read()")
     launcher = subprocess.Popen([sys.executable, "-c", probe], cwd=tmp_path, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
-    (server_pid,) = json.loads(launcher.stdout.readline())
-    os.kill(server_pid, 0)  # running
+    (root_pid,) = json.loads(launcher.stdout.readline())
+    servers = wait_for_children(root_pid, 1)  # the root and its one server (stim's)
     launcher.kill()
     launcher.wait()
-    assert wait_until_gone(server_pid)  # its death signal: the launcher had no chance to stop() it
+    for pid in (root_pid, *servers):  # their death signals: the launcher had no chance to stop() them
+        assert wait_until_gone(pid)
 
 
 def test_stop_ends_the_servers_and_jobs_then_spawn(server):
     points, _ = server("backend=stim", "n_qubits=3,4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    (process,) = forkserver._servers
+    (process,) = forkserver._roots
     forkserver.stop()
     assert process.poll() is not None and forkserver.ADDRESS_ENV not in os.environ
     assert forkserver.fork_worker(backend_config(points, "stim"), 1, None) is None
