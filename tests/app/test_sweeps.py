@@ -31,7 +31,11 @@ def test_single_run_writes_a_complete_record(workdir):
     m = record["metrics"]
     times = m["execution_times_seconds"]
     # execution/default: at least 3 timed repetitions, then more until they add up to min_time (0.05 s)
-    assert 3 <= len(times) <= 200 and (len(times) == 3 or sum(times[:-1]) < 0.05)
+    # (calibration counts samples x median, so one slow sample does not end it early)
+    before_last = sorted(times[:-1])
+    assert 3 <= len(times) <= 200
+    assert len(times) == 3 or len(before_last) * statistics.median(before_last) < 0.05
+    assert m["repetitions_stop"] == ("repetitions" if len(times) == 3 else "min_time")
     assert m["execution_time_seconds"] == statistics.median(times)
     assert m["execution_time_samples"] == len(times) and m["repetitions_stop"] in ("repetitions", "min_time")
     assert m["fidelity"] >= 1 - 1e-6 and m["fidelity_method"] == "statevector"
