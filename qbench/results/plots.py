@@ -7,7 +7,6 @@ no global state or GUI backend is involved, even inside Hydra's process.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 FLOOR = 1e-16  # 1 − F below this (exact in double precision) is drawn at the floor of the log axis
@@ -50,9 +49,7 @@ def _save(fig, path: Path, legend: dict) -> Path:
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="upper left", fontsize="small", frameon=False,
                    **legend)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")  # a whole file or the old one: written aside, then renamed
-    os.replace(tmp, path)
+    _save_png(fig, path)
     return path
 
 
@@ -212,7 +209,17 @@ def compare_chart(result, path: Path) -> Path | None:
                   " red slower, green faster", fontsize="small")
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title, fontsize="medium", y=1.0)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    _save_png(fig, path)
     return path
+
+
+def _save_png(fig, path: Path) -> None:
+    """A whole chart or the old one: drawn into bytes, then written as records writes every file
+    (a unique temporary name, the umask's mode), so two summaries of one sweep never collide."""
+    import io
+
+    from qbench.results import records
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    records.write_bytes_atomic(path, buffer.getvalue())

@@ -88,7 +88,7 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def flatten(record: dict, point: str) -> dict:
+def csv_row(record: dict, point: str) -> dict:
     cfg, metrics = _dict(record.get("config")), _dict(record.get("metrics"))
     options, error, stamps = _dict(cfg.get("backend_options")), _dict(record.get("error")), _dict(record.get("timestamps"))
     reason = record.get("reason") or (f"{error.get('type')}: {error.get('message')}" if error else None)
@@ -159,7 +159,7 @@ def load(sweep_dir: Path) -> Summary:
             rows.append({"point": point, "status": records.UNREADABLE,
                          "reason": "result.json is not a valid record (truncated or corrupt JSON)"})
             continue
-        rows.append(flatten(record, point))
+        rows.append(csv_row(record, point))
         _dict(record.get("measurements")).pop("histogram", None)
         kept.append(record)
         points.append(point)

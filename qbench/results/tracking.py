@@ -128,13 +128,13 @@ def is_logged(output_dir: Path, record: dict) -> bool:
     return not sweep or logged.get("parent_run_id") == sweep.get("parent_run_id")
 
 
-def flatten(data: dict, prefix: str = "") -> dict:
+def flat_params(data: dict, prefix: str = "") -> dict:
     """Nested config -> {'a.b': value}, MLflow's param names."""
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
+            flat.update(flat_params(value, f"{name}."))
         else:
             flat[name] = value
     return flat
@@ -171,7 +171,7 @@ def point_run(task_cfg: dict, record: dict, output_dir: Path) -> dict:
     if circuit is not None:
         artifacts["circuit.qasm"] = circuit.to_qasm()
     return {"run_name": Path(output_dir).name, "start_ms": _ms(stamps.get("started_at"), ended), "end_ms": ended,
-            "tags": tag_batch(tags), "params": [Param(k, str(v)[:6000]) for k, v in flatten(task_cfg).items()],
+            "tags": tag_batch(tags), "params": [Param(k, str(v)[:6000]) for k, v in flat_params(task_cfg).items()],
             "metrics": metrics, "artifacts": artifacts,
             "status": "FINISHED" if record["status"] in FINISHED_STATUSES else "FAILED"}
 

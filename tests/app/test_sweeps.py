@@ -94,12 +94,30 @@ def test_same_seed_same_random_circuit_on_every_backend(workdir):
     assert all(r["metrics"]["fidelity"] >= 1 - 1e-6 for r in records)
 
 
-def test_records_are_written_atomically_and_are_valid_json(workdir):
-    run_qbench("-m", "backend=stim", "n_qubits=3,4", "execution=quick", cwd=workdir)
+def test_records_are_written_atomically_and_are_valid_json(workdir, monkeypatch):
+    """A reader polling a record while it is rewritten sees the old file or the new one, never half;
+    and a sweep leaves no temporary files."""
+    from qbench.results import records
+
+    result = run_qbench("-m", "backend=stim", "n_qubits=3,4", "execution=quick", cwd=workdir)
+    assert result.returncode == 0, result.stderr
     sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
-    assert not list(sweep_dir.glob("**/*.tmp"))
-    for path in sweep_dir.glob("**/result.json"):
-        json.loads(path.read_text())
+    paths = list(sweep_dir.glob("*/result.json"))
+    assert len(paths) == 2 and not list(sweep_dir.glob("**/*.tmp"))
+    for path in paths:
+        assert json.loads(path.read_text())["status"] == "success"
+    # the writer killed mid-write (here: json.dumps of the new content raising) leaves the old file whole
+    old = paths[0].read_text()
+    monkeypatch.setattr(records.json, "dumps", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "disk full")))
+    with pytest.raises(OSError):
+        records.write_atomic(paths[0], {"status": "half"})
+    assert paths[0].read_text() == old and not list(paths[0].parent.glob(".*.tmp"))
+    monkeypatch.undo()
+    # the bytes half on disk when the device fills (fsync fails after the write): still the old file
+    monkeypatch.setattr(records.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left")))
+    with pytest.raises(OSError):
+        records.write_atomic(paths[0], {"status": "half"})
+    assert paths[0].read_text() == old and not list(paths[0].parent.glob(".*.tmp"))
 
 
 def test_a_users_own_backend_is_a_yaml_and_a_class(workdir):
