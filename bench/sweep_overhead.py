@@ -31,7 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP = ["-m", "backend=cirq,qiskit-aer,qsim,pennylane,stim", "circuit=ghz", "n_qubits=range(4,22,2)", "shots=1000",
-         "execution.warmup_runs=1", "execution.repetitions=3", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+         "execution.warmup_runs=1", "execution.repetitions=3",
+         # the plain loop's configuration: exactly 3 timed repetitions (no calibration), glibc's own heap
+         "execution.min_time=0", "execution.max_repetitions=3", "execution.heap=default",
+         "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
