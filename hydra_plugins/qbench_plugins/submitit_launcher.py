@@ -104,6 +104,9 @@ class QbenchSubmititMixin:
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
         launched_at = records.now_iso()
         jobs = executor.map_array(self, *zip(*job_params))
+        from qbench.app import state
+
+        state.add_cluster_jobs(self._EXECUTOR, [job.job_id for job in jobs])  # cancelled if the launch is stopped
         return self._collect(jobs, configs, launched_at)
 
     def _collect(self, jobs, configs, launched_at: str) -> list[JobReturn]:

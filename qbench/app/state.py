@@ -7,7 +7,9 @@ plugins, our callbacks), which Hydra gives no way to pass parameters to. One set
   by the search-path plugin that adds DIR where hydra.main adds it (Hydra's compose API has
   no parameter for it);
 - the failed-point count: set by the callbacks when a run or multirun ends, read by the CLI
-  for its exit code.
+  for its exit code;
+- the cluster jobs of this launch: added by the SLURM launcher as it submits them, cancelled by
+  the CLI when the launch is stopped (SIGINT/SIGTERM), since they are not processes of ours.
 """
 from __future__ import annotations
 
@@ -44,3 +46,16 @@ def set_failed_points(count: int) -> None:
 def failed_points() -> int:
     """error + timeout + unreadable points of the run or multirun that just ended."""
     return _failed
+
+
+_cluster_jobs: list[str] = []
+
+
+def add_cluster_jobs(executor: str, job_ids: list[str]) -> None:
+    if executor == "slurm":  # submitit's local executor runs its jobs as our own child processes
+        _cluster_jobs.extend(str(job_id) for job_id in job_ids)
+
+
+def cluster_jobs() -> list[str]:
+    """SLURM job ids this launch submitted."""
+    return list(_cluster_jobs)

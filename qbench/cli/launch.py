@@ -88,6 +88,10 @@ def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> No
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if state.cluster_jobs():  # SLURM jobs are not our processes: cancel them by id
+            import subprocess
+
+            subprocess.run(["scancel", *state.cluster_jobs()], capture_output=True, timeout=30, check=False)
         lifetime.kill_descendants()
         total = os.environ.get(SWEEP_SIZE_ENV, "?")
         done = len(records.find_results(folder)) if folder is not None and folder.is_dir() else 0

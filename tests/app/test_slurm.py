@@ -5,14 +5,15 @@ missing cluster is a failure, never a skip.
 """
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from tests.helpers import run_qbench, sweep_records
-from tests.helpers import client_for
+from tests.helpers import PLUGIN_CONF, client_for, run_qbench, sweep_records
 
 
 def _cluster_ready() -> str | None:
@@ -99,3 +100,28 @@ def test_cancelled_point_is_recorded_and_rerun_failed_completes_it(workdir):
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert sorted(r.data.tags["backend"] for r in children) == ["faulty", "stim"]
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_sigterm_of_a_slurm_sweep_cancels_its_jobs(workdir):
+    """Stopping the launching process stops the sweep on the cluster too: its jobs are cancelled."""
+    process = subprocess.Popen([sys.executable, "-m", "qbench", "-m", "backend=faulty_slow", "n_qubits=3,4",
+                                "execution=quick", "tracking.enabled=false", "hydra/launcher=qbench_slurm",
+                                f"hydra.searchpath=[file://{PLUGIN_CONF}]"], cwd=workdir,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout
+        if "RUNNING" in running:
+            break
+        time.sleep(0.5)
+    else:
+        process.kill()
+        raise AssertionError("no job of the sweep ever ran")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: ")
+    deadline = time.monotonic() + 30
+    while subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, "the sweep's SLURM jobs are still queued or running"
+        time.sleep(0.5)
