@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
+from qbench.backends.quest_common import QuestChannels
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import Noise, placed
 
@@ -205,7 +206,8 @@ class Register:
         self.close()
 
 
-class Quest4Backend(Backend):
+class Quest4Backend(QuestChannels, Backend):
+    strength_limits = STRENGTH_LIMITS
     precisions = ("single", "double")  # one per build: supports() checks the build's
     noise_methods = ("density_matrix",)
     extra_options = ()  # its options are the constructor's named ones
@@ -275,19 +277,7 @@ class Quest4Backend(Backend):
             return (f"this QuEST build ({self.library()}) is {PRECISIONS.get(built, built)} precision "
                     f"(FLOAT_PRECISION={built}); backend.precision={self.precision} needs a build with "
                     f"-DFLOAT_PRECISION={want}")
-        noise = Noise.of(spec)
-        if noise.name in STRENGTH_LIMITS and noise.strength > STRENGTH_LIMITS[noise.name][0]:
-            limit, function = STRENGTH_LIMITS[noise.name]
-            return (f"QuEST's {function} refuses {noise.name} strength {noise.strength:g} > {limit:g} "
-                    f"(its maximally mixing limit)")
-        return super().supports(circuit, spec)
-
-    def noise_details(self, circuit, spec):
-        details = super().noise_details(circuit, spec)
-        return {**details, "method": "density_matrix"} if details else details
-
-    def density_matrix(self, spec: RunSpec) -> bool:
-        return self.method == "density_matrix" or Noise.of(spec).noisy
+        return self.refused_strength(spec) or super().supports(circuit, spec)
 
     def describe(self):
         library = self.library()

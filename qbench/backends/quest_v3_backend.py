@@ -27,6 +27,7 @@ import numpy as np
 
 from qbench import pipes
 from qbench.backends.base import Backend, RunSpec, little_endian_to_canonical
+from qbench.backends.quest_common import QuestChannels
 from qbench.backends.subprocesses import die_with_parent
 from qbench.circuits.canonical import Circuit, Gate
 from qbench.circuits.noise import Noise, placed
@@ -98,7 +99,8 @@ class QuestError(RuntimeError):
     """The QuEST process refused a request or died."""
 
 
-class QuestV3Backend(Backend):
+class QuestV3Backend(QuestChannels, Backend):
+    strength_limits = STRENGTH_LIMITS
     forkable = False  # load() starts the QuEST interpreter: spawned workers
     packages = ("pyquest",)
     precisions = ("double",)  # the PyPI wheels are built with QuEST_PREC=2 (checked at load)
@@ -137,19 +139,7 @@ class QuestV3Backend(Backend):
         return {"pyquest": _probe(str(python)).get("pyquest") if python else None}
 
     def supports(self, circuit: Circuit, spec: RunSpec):
-        noise = Noise.of(spec)
-        if noise.name in STRENGTH_LIMITS and noise.strength > STRENGTH_LIMITS[noise.name][0]:
-            limit, function = STRENGTH_LIMITS[noise.name]
-            return (f"QuEST's {function} refuses {noise.name} strength {noise.strength:g} > {limit:g} "
-                    f"(its maximally mixing limit)")
-        return super().supports(circuit, spec)
-
-    def noise_details(self, circuit, spec):
-        details = super().noise_details(circuit, spec)
-        return {**details, "method": "density_matrix"} if details else details
-
-    def density_matrix(self, spec: RunSpec) -> bool:
-        return self.method == "density_matrix" or Noise.of(spec).noisy
+        return self.refused_strength(spec) or super().supports(circuit, spec)
 
     def describe(self):
         return {**super().describe(), "python": str(self.python()), "quest": self.hello}
