@@ -10,7 +10,7 @@ whatever points ran before it: that of a process which has imported qbench's wor
 then its one library, exactly as a spawned worker (and a user's own script) has it. One process
 for all libraries would be cheaper, but measurably not the same: with another library imported
 beside it, cirq's 20-qubit points page-fault twice as much under glibc's default heap
-(bench/results/fresh_script.json). The worker serves its one point over a socket (the protocol
+(docs/PERFORMANCE.md). The worker serves its one point over a socket (the protocol
 of `qbench.execution.workers`) and is then killed.
 
 The root lets at most one server per core import at a time, and no server forks a worker before
