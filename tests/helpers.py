@@ -112,3 +112,20 @@ BAD_INPUTS = [
      "custatevec, device, fusion_enable, fusion_max_qubit, fusion_max_swap, fusion_threshold, method, name, "
      "precision, statevector_parallel_threshold, threads"),
 ]
+
+
+def assert_noisy_matches_reference(outcome: dict, circuit, noise, shots: int) -> None:
+    """A noisy run's verification agrees with the exact density-matrix reference: its fidelity to the
+    ideal distribution, and its histogram within shot noise of the exact noisy one."""
+    import pytest
+
+    from qbench.circuits import reference
+
+    v = outcome["verification"]
+    exact = reference.noisy_probabilities(circuit, noise)
+    ideal = reference.probabilities(reference.statevector(circuit))
+    assert sum(outcome["histogram"].values()) == shots
+    assert v["fidelity"] == pytest.approx(reference.classical_fidelity(outcome["histogram"], ideal))
+    assert v["reference_noisy_fidelity"] < 0.8  # the probe is sensitive to this model
+    assert v["tvd"] == pytest.approx(reference.total_variation(outcome["histogram"], exact))
+    assert v["tvd"] <= v["tvd_bound"], v

@@ -21,7 +21,7 @@ from qbench.backends.quest_v3_backend import PROJECT_ROOT, PYTHON_ENV, QuestErro
 from qbench.backends.registry import instantiate_backend
 from qbench.execution.timing import measure
 from qbench.circuits.noise import MODELS, Noise
-from tests.helpers import compose_point, run_qbench, sweep_records
+from tests.helpers import assert_noisy_matches_reference, compose_point, run_qbench, sweep_records
 
 SHOTS = 4000
 # Clifford, 3 qubits, and every noise model moves its distribution far from the ideal one (as in test_noise).
@@ -84,14 +84,8 @@ def test_noisy_histogram_matches_exact_density_matrix(model):
     adapter = instantiate_backend(backend_config())
     assert adapter.supports(PROBE, spec) is None and adapter.representation == "density_matrix"
     outcome = run(PROBE, spec)
-    v, details = outcome["verification"], outcome["backend_details"]
-    exact = reference.noisy_probabilities(PROBE, Noise(model, 0.1))
-    ideal = reference.probabilities(reference.statevector(PROBE))
-    assert sum(outcome["histogram"].values()) == SHOTS
-    assert v["fidelity"] == pytest.approx(reference.classical_fidelity(outcome["histogram"], ideal))
-    assert v["reference_noisy_fidelity"] < 0.8  # the probe is sensitive to this model
-    assert v["tvd"] == pytest.approx(reference.total_variation(outcome["histogram"], exact))
-    assert v["tvd"] <= v["tvd_bound"], v
+    assert_noisy_matches_reference(outcome, PROBE, Noise(model, 0.1), SHOTS)
+    details = outcome["backend_details"]
     # statevector mode with noise switched to a density matrix, and the record says so
     assert details["noise_method"] == "density_matrix" and details["method"] == "density_matrix"
 
