@@ -70,19 +70,24 @@ def _new_sqlite_store(path: Path) -> None:
     published one first. A process killed mid-migration leaves no half-built store to trip over."""
     from mlflow.tracking import MlflowClient
 
-    for stale in path.parent.glob(f".{path.name}.*.creating"):  # left by a process killed while building
-        pid = stale.name.rsplit(".", 2)[-2]
+    prefix = f".{path.name}."
+    # A killed builder leaves its file and sqlite's companions beside it (-journal, -wal, -shm).
+    for stale in path.parent.glob(f"{prefix}*.creating*"):
+        pid = stale.name[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             stale.unlink(missing_ok=True)
-    building = path.with_name(f".{path.name}.{os.getpid()}.creating")
-    building.unlink(missing_ok=True)
+    building = path.with_name(f"{prefix}{os.getpid()}.creating")
+    companions = [building.with_name(building.name + suffix) for suffix in ("-journal", "-wal", "-shm")]
+    for leftover in (building, *companions):
+        leftover.unlink(missing_ok=True)
     try:
         MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()  # MLflow runs its migrations
         os.link(building, path)
     except FileExistsError:
         pass  # another process published one a moment ago: use theirs
     finally:
-        building.unlink(missing_ok=True)
+        for leftover in (building, *companions):
+            leftover.unlink(missing_ok=True)
 
 
 def client(uri: str):
