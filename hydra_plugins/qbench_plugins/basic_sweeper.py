@@ -5,7 +5,8 @@ that it composes, and each job composes it again. qbench's pre-flight (`qbench.c
 has already composed and validated every point of this very command, and hands its expansion
 over through `qbench.app.state.preflight()`: a job that is one of those points is not composed
 again. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
-composed once per distinct set of choices where Hydra's internals allow it).
+composed once per distinct set of choices where Hydra's internals allow it). The launcher gets
+the sweeper's context with a `SweepConfigLoader` (`sweep_context`), so its jobs compose the same way.
 
 Besides qbench.app.hydra_internals this is the one place that touches Hydra's internals: the
 class it extends and the method it overrides. If the class moves, it is found where Hydra's own
@@ -34,13 +35,20 @@ def _hydra_basic_sweeper():
 
 
 class QbenchBasicSweeper(_hydra_basic_sweeper()):
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        from qbench.app.hydra_internals import sweep_context
+
+        # the launcher's jobs compose their configs through this context's loader
+        super().setup(hydra_context=sweep_context(hydra_context), task_function=task_function, config=config)
+
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from qbench.app import state
-        from qbench.app.hydra_internals import sweep_composer
+        from qbench.app.hydra_internals import SweepConfigLoader, sweep_composer
 
         expansion = state.preflight()
         validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()
-        composer = sweep_composer(self.hydra_context.config_loader)
+        loader = self.hydra_context.config_loader  # a SweepConfigLoader once set up
+        composer = loader if isinstance(loader, SweepConfigLoader) else sweep_composer(loader)
         for overrides in batch:
             if tuple(overrides) not in validated:
                 composer.load_sweep_config(self.config, list(overrides))

@@ -10,7 +10,10 @@ Why internals at all, in two places only:
   (`ConfigLoaderImpl._apply_overrides_to_config`), with the `hydra.overrides.task` list and
   the `hydra.job.override_dirname` Hydra derives from them (`get_overrides_dirname`).
   Anything unusual (a `hydra.*` override in a job, an override Hydra rejects) takes Hydra's own
-  path, errors included. Figures: docs/PERFORMANCE.md.
+  path, errors included. A launcher's jobs compose their own configs (Hydra's joblib launcher in
+  each worker, submitit in each SLURM job) through the sweeper's config loader: the sweeper hands
+  them a `SweepConfigLoader`, which composes through a `SweepComposer` kept per process, so a
+  worker composes a sweep's groups once, not once per job. Figures: docs/PERFORMANCE.md.
 - the same answers as hydra.main: the arguments are parsed by Hydra's own parser
   (`hydra._internal.utils.get_args_parser`), and a sweep is expanded by the basic sweeper's
   own split (`BasicSweeper.split_arguments`), so pre-flight sees exactly the command and the
@@ -34,10 +37,13 @@ import importlib
 import inspect
 import itertools
 import os
+import uuid
 from typing import Sequence
 
+from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.types import HydraContext
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -194,3 +200,49 @@ class SweepComposer(PublicComposer):
         cfg.hydra.job.override_dirname = self._overrides_dirname(
             overrides=parsed, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys)
         return cfg
+
+
+_composers: dict[str, PublicComposer] = {}  # per process: sweep token -> the composer of its jobs
+
+
+class SweepConfigLoader(ConfigLoader):
+    """Hydra's config loader (public interface, every method delegated) whose `load_sweep_config`
+    goes through `sweep_composer`, one per process and sweep. The launchers pickle the sweeper's
+    context into every job; the token it carries finds, in a worker process, the composer that
+    earlier jobs of the same sweep filled, so their groups are not composed again."""
+
+    def __init__(self, loader: ConfigLoader):
+        self.loader = loader
+        self.token = uuid.uuid4().hex
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        composer = _composers.get(self.token)
+        if composer is None:
+            composer = _composers[self.token] = sweep_composer(self.loader)
+        return composer.load_sweep_config(master_config, sweep_overrides)
+
+    def load_configuration(self, *args, **kwargs) -> DictConfig:
+        return self.loader.load_configuration(*args, **kwargs)
+
+    def get_search_path(self):
+        return self.loader.get_search_path()
+
+    def get_sources(self):
+        return self.loader.get_sources()
+
+    def list_groups(self, parent_name: str):
+        return self.loader.list_groups(parent_name)
+
+    def get_group_options(self, *args, **kwargs):
+        return self.loader.get_group_options(*args, **kwargs)
+
+    def compute_defaults_list(self, *args, **kwargs):
+        return self.loader.compute_defaults_list(*args, **kwargs)
+
+
+def sweep_context(hydra_context: HydraContext) -> HydraContext:
+    """The context a sweeper hands its launcher: the same callbacks, a `SweepConfigLoader`."""
+    loader = hydra_context.config_loader
+    if not isinstance(loader, SweepConfigLoader):
+        loader = SweepConfigLoader(loader)
+    return HydraContext(config_loader=loader, callbacks=hydra_context.callbacks)

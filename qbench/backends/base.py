@@ -72,6 +72,10 @@ class Backend:
     #: (qbench.execution.forkserver; CPU points only, a CUDA context does not survive a fork). Only
     #: where `load()` just imports modules and no import starts a thread the child would need.
     forkable: bool = False
+    #: modules that importing `modules` imports anyway (where installed): the fork servers of
+    #: adapters sharing one import them once, in a parent they are forked from (a forkable adapter
+    #: only; tests/execution/test_forkserver.py checks each declaration against a fresh import)
+    shared_modules: tuple[str, ...] = ()
     #: library options a config may add beside the constructor's named ones (backend.KEY); None: any
     #: (a user's adapter that does not say), checked at pre-flight so a misspelt `+backend.x=1` is bad input
     extra_options: tuple[str, ...] | None = None

@@ -103,6 +103,7 @@ class CirqInterfaceBackend(Backend):
 class CirqBackend(CirqInterfaceBackend):
     modules = ("cirq",)
     forkable = True  # load() only imports
+    shared_modules = ("cirq",)
     extra_options = ()
     packages = ("cirq-core",)
     noise_methods = ("density_matrix", "trajectories")

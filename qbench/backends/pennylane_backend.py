@@ -66,6 +66,7 @@ class PennylaneBackend(Backend):
     modules = ("pennylane",)
     compute_modes = COMPUTE_MODES
     forkable = True  # load() only imports
+    shared_modules = ("cirq",)  # pennylane.io.qualtran_io imports cirq where installed
     noise_methods = ("density_matrix",)
     extra_options = ("device_name",)
 
@@ -77,6 +78,15 @@ class PennylaneBackend(Backend):
     @property
     def device_name(self) -> str:
         return GPU_DEVICE if self.device == "GPU" else self.options.get("device_name", CPU_DEVICE)
+
+    def load(self) -> None:
+        super().load()
+        # qml.device imports a plugin device's module (lightning's: ~0.25 s) at its first use: here,
+        # once per process, as a user's script pays it once, not in every point's fresh worker
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="pennylane.plugins", name=self.device_name):
+            entry.load()
 
     def available(self) -> str | None:
         if self.device != "GPU":

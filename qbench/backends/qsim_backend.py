@@ -23,6 +23,7 @@ from qbench.circuits.noise import Noise
 class QsimBackend(CirqInterfaceBackend):
     modules = ("qsimcirq", "cirq")
     forkable = True  # load() only imports; OpenMP starts its threads at the first parallel region
+    shared_modules = ("cirq",)  # qsimcirq imports cirq
     packages = ("qsimcirq", "cirq-core")
     precisions = ("single",)  # qsim's kernels are float32
     extra_options = ("max_fused_gate_size", "gpu_mode")  # gpu_mode: GPU only

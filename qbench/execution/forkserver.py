@@ -5,7 +5,9 @@ take. After pre-flight, `qbench.cli.launch` calls `start_for(points)` for a loca
 or joblib launcher, `execution.isolation=process`). For each thread setting of the sweep's
 forkable points (OpenMP and OpenBLAS read their thread counts once, when they load) it starts a
 root process, which forks one server per adapter (`_target_`); that server imports the adapter's
-library, then forks one worker per request. Every point therefore starts from the same state,
+library, then forks one worker per request. Adapters whose libraries import the same modules
+(`Backend.shared_modules`: cirq, under qsimcirq and pennylane) have their servers forked from one
+parent that imported those once. Every point therefore starts from the same state,
 whatever points ran before it: that of a process which has imported qbench's worker code and
 then its one library, exactly as a spawned worker (and a user's own script) has it. One process
 for all libraries would be cheaper, but measurably not the same: with another library imported
@@ -13,7 +15,7 @@ beside it, cirq's 20-qubit points page-fault twice as much under glibc's default
 (docs/PERFORMANCE.md). The worker serves its one point over a socket (the protocol
 of `qbench.execution.workers`) and is then killed.
 
-The root lets at most one server per core import at a time, and no server forks a worker before
+The root lets at most one import per core run at a time, and no server forks a worker before
 every server has imported: an import running beside a point's timed runs would take CPU from
 them. Requests wait in the servers' listen queues (bound by the launching process) meanwhile.
 
@@ -28,7 +30,9 @@ or its death: PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import atexit
+import gc
 import hashlib
+import importlib
 import os
 import pickle
 import resource
@@ -37,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 from qbench import pipes
@@ -100,8 +105,9 @@ def start_for(points) -> None:
         env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
         root = subprocess.Popen([sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid())],
                                 stdin=subprocess.PIPE, env=env, pass_fds=[s.fileno() for s in listeners])
-        pipes.write_message(root.stdin.fileno(), [{"fd": s.fileno(), "configs": configs}
-                                                  for s, configs in zip(listeners, groups.values())])
+        pipes.write_message(root.stdin.fileno(), [
+            {"fd": s.fileno(), "configs": configs, "shared": list(registry.instantiate_backend(configs[0]).shared_modules)}
+            for s, configs in zip(listeners, groups.values())])
         for listener in listeners:
             listener.close()
         _roots.append(root)
@@ -148,21 +154,28 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
 
 # -- the server processes --------------------------------------------------------------------------
 class Root:
-    """One per thread setting: forks a server per adapter, lets at most one per core import at
-    once, and tells them all to serve once every one has imported."""
+    """One per thread setting: starts the adapters' servers, lets at most one import per core run at
+    once, and tells them all to serve once every one has imported.
+
+    Servers whose adapters share modules (`Backend.shared_modules`: qsimcirq and pennylane both
+    import cirq) are forked from one parent that imports those first, so the sweep imports them
+    once; each server then imports only what its own library adds. A server thus holds exactly
+    the modules its library imports in a process of its own."""
 
     def __init__(self, groups: list[dict]):
-        self.waiting = list(groups)
-        self.importing: dict[int, int] = {}  # the read end of a server's "imported" pipe -> its pid
+        self.waiting = units(groups)         # [(shared modules, [groups])], started in this order
+        self.importing: dict[int, int] = {}  # the read end of a server's "imported" pipe -> its unit
         self.go: list[int] = []              # write ends of the servers' "serve now" pipes
 
     def run(self) -> None:
         from qbench.execution.resources import usable_cores
 
         cores = usable_cores()
+        started = 0
         while self.waiting or self.importing:
-            while self.waiting and len(self.importing) < cores:
-                self.start(self.waiting.pop(0))
+            while self.waiting and len(set(self.importing.values())) < cores:
+                self.start(started, *self.waiting.pop(0))
+                started += 1
             for fd in select.select([0, *self.importing], [], [])[0]:
                 if fd == 0:
                     if not os.read(0, 4096):
@@ -176,26 +189,74 @@ class Root:
         while os.read(0, 4096):
             pass
 
-    def start(self, group: dict) -> None:
-        imported_read, imported_write = os.pipe()
-        go_read, go_write = os.pipe()
+    def start(self, unit: int, shared: tuple[str, ...], groups: list[dict]) -> None:
+        """Fork the parent of these servers: it imports their shared modules, then forks them."""
+        pipes_ = [(os.pipe(), os.pipe()) for _ in groups]  # per server: (imported, go)
         pid = os.fork()
         if pid == 0:
             die_with_parent()
-            for fd in (imported_read, go_write, *self.importing, *self.go, *(g["fd"] for g in self.waiting)):
+            for fd in (*self.importing, *self.go, *(g["fd"] for _, later in self.waiting for g in later),
+                       *(imported[0] for imported, _ in pipes_), *(go[1] for _, go in pipes_)):
                 os.close(fd)
-            server = ForkServer(socket.socket(fileno=group["fd"]), go_read)
-            for config in group["configs"]:
-                server.load(config)
-            os.write(imported_write, b"I")
-            os.close(imported_write)
-            if os.read(go_read, 1) == b"S":
-                server.serve()
+            shared_seconds = import_shared(shared)
+            ends = [(group["fd"], imported_write, go_read)
+                    for group, ((_, imported_write), (go_read, _)) in zip(groups, pipes_)]
+            for number, group in enumerate(groups):
+                if os.fork() == 0:
+                    die_with_parent()
+                    for fd in (fd for other, fds in enumerate(ends) if other != number for fd in fds):
+                        os.close(fd)  # the other servers' sockets and pipes
+                    serve_group(group, ends[number][1], ends[number][2], shared_seconds)
+            for fd in (fd for fds in ends for fd in fds):
+                os.close(fd)
+            while os.read(0, 4096):  # the root's stdin is ours too: EOF once the launcher is done
+                pass
             os._exit(0)
-        for fd in (imported_write, go_read, group["fd"]):
-            os.close(fd)
-        self.importing[imported_read] = pid
-        self.go.append(go_write)
+        for group, ((imported_read, imported_write), (go_read, go_write)) in zip(groups, pipes_):
+            for fd in (imported_write, go_read, group["fd"]):
+                os.close(fd)
+            self.importing[imported_read] = unit
+            self.go.append(go_write)
+
+
+def units(groups: list[dict]) -> list[tuple[tuple[str, ...], list[dict]]]:
+    """The servers' groups, gathered by the modules they share (in first-appearance order); a group
+    that shares nothing is a unit of its own."""
+    gathered: dict[tuple, list[dict]] = {}
+    for number, group in enumerate(groups):
+        shared = tuple(group.get("shared") or ())
+        gathered.setdefault(shared or ("", number), []).append(group)
+    return [(key if key and key[0] else (), members) for key, members in gathered.items()]
+
+
+def import_shared(modules: tuple[str, ...]) -> float:
+    """Import the modules a unit's servers share; the seconds it took (charged to each server's
+    import). One that is not installed is left to the servers' own imports."""
+    start = time.perf_counter()
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - not installed (or broken): each server's own import says so
+            pass
+    return time.perf_counter() - start
+
+
+def serve_group(group: dict, imported_write: int, go_read: int, shared_seconds: float) -> None:
+    """A server's life: import its adapter's library, say so, wait for the word, then serve."""
+    server = ForkServer(socket.socket(fileno=group["fd"]), go_read)
+    for config in group["configs"]:
+        server.load(config)
+    for key in server.import_seconds:
+        server.import_seconds[key] += shared_seconds
+    # What is imported now lives for the worker's whole life: out of the collector's sight, a
+    # worker's garbage collections do not touch (and so copy) every page of the libraries'
+    # objects it shares with this server (Python's documented use of gc.freeze before fork).
+    gc.freeze()
+    os.write(imported_write, b"I")
+    os.close(imported_write)
+    if os.read(go_read, 1) == b"S":
+        server.serve()
+    os._exit(0)
 
 
 class ForkServer:

@@ -15,6 +15,7 @@ from qbench import environment
 
 log = logging.getLogger("qbench")
 LARGE_QUBITS_WARNING = 25
+LARGE_STATE_WARNING_BYTES = 2**28  # 256 MiB: a 25-qubit single-precision state vector
 
 
 def concurrency(launcher_cfg, multirun: bool) -> int:
@@ -55,7 +56,7 @@ def megabytes(n_bytes: int) -> float | None:
 def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> tuple[int, str | None]:
     """(estimated bytes, reason to skip or None). The estimate is the simulator's state only."""
     estimate = backend.memory_estimate_bytes(n_qubits)
-    if n_qubits > LARGE_QUBITS_WARNING:
+    if n_qubits > LARGE_QUBITS_WARNING and estimate >= LARGE_STATE_WARNING_BYTES:  # not a stabilizer's few KiB
         log.warning("%s at %d qubits needs ~%s of state", backend.name, n_qubits, gib(estimate))
     if memory_limit_gb and estimate > memory_limit_gb * 2**30:
         return estimate, (f"needs ~{gib(estimate)} ({backend.memory_formula(n_qubits)}), "

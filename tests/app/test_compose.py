@@ -1,6 +1,6 @@
 """qbench.app.hydra_internals.SweepComposer composes exactly what Hydra's own load_sweep_config composes."""
 import pytest
-from hydra.types import RunMode
+from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
 from qbench.app.hydra_internals import SweepComposer, sweep_composer
@@ -81,3 +81,26 @@ def test_the_sweeper_skips_only_the_jobs_pre_flight_composed(loader_and_master):
             sweeper.validate_batch_is_legal([["backend=validated-elsewhere"]])
     finally:
         state.set_preflight(None)
+
+
+def test_the_launchers_loader_composes_as_hydra_and_keeps_its_groups_across_pickled_jobs(loader_and_master):
+    """Hydra's launchers pickle the sweeper's context into every job (joblib's workers, SLURM jobs);
+    each copy of the SweepConfigLoader finds the composer its process already filled."""
+    import pickle
+
+    import cloudpickle
+
+    from qbench.app import hydra_internals
+    from qbench.app.hydra_internals import SweepConfigLoader, sweep_context
+
+    loader, master = loader_and_master
+    context = sweep_context(HydraContext(config_loader=loader, callbacks=None))
+    assert isinstance(context.config_loader, SweepConfigLoader)
+    assert sweep_context(context).config_loader is context.config_loader  # wrapped once
+    copies = [pickle.loads(cloudpickle.dumps(context.config_loader)) for _ in JOBS]
+    for copy_, job in zip(copies, JOBS):
+        got = copy_.load_sweep_config(master, list(job))
+        assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(loader.load_sweep_config(master, list(job))), job
+    composer = hydra_internals._composers[context.config_loader.token]
+    assert isinstance(composer, SweepComposer) and len(composer._by_choices) < len(JOBS)
+    assert copies[0].get_group_options("backend") == loader.get_group_options("backend")

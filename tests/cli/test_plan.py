@@ -108,3 +108,8 @@ def test_sweep_presets(preset, axis, values):
     # One backend keeps it quick; the ghz_scalability test covers glob(*) over every backend.
     result = planned("-m", f"+experiment={preset}", "backend=stim")
     assert [p[axis] for p in result["points"]] == values
+
+
+def test_a_many_qubit_point_of_small_state_gives_no_memory_warning():
+    result = planned("-m", "backend=stim,cirq", "n_qubits=30")
+    assert result["warnings"] == ["cirq at 30 qubits needs ~8.00 GiB of state"]  # stim's tableau: a few KiB

@@ -74,13 +74,62 @@ def test_each_adapter_has_a_server_that_imported_its_library_alone(server):
     points, plan = server("backend=cirq,qsim,stim", "n_qubits=4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert len(plan[1]) == 3
     (root,) = forkserver._roots
-    servers = wait_for_children(root.pid, 3)
+    parents = wait_for_children(root.pid, 2)  # cirq and qsim share cirq's import: one parent for both
     forked = forkserver.fork_worker(backend_config(points, "stim"), 1, None)  # served once all have imported
     forked.kill()
-    maps = {pid: open(f"/proc/{pid}/maps").read() for pid in servers}
+    servers = {parent: children(parent) for parent in parents}
+    assert sorted(len(found) for found in servers.values()) == [1, 2]
+    maps = {pid: open(f"/proc/{pid}/maps").read() for found in servers.values() for pid in found}
     assert sum("qsimcirq" in text for text in maps.values()) == 1
     assert sum("/stim/" in text for text in maps.values()) == 1
     assert not any("qsimcirq" in text and "/stim/" in text for text in maps.values())
+    (pair,) = [found for found in servers.values() if len(found) == 2]
+    assert not any("/stim/" in maps[pid] for pid in pair)  # the shared parent imported cirq, nothing else
+
+
+def test_adapters_sharing_modules_have_their_servers_forked_from_one_parent(server):
+    """cirq is imported once for cirq's, qsim's and pennylane's servers (each of their libraries
+    imports it anyway); qiskit-aer's and stim's servers each have a parent of their own. Every
+    server still gives exact answers, and its first worker reports the whole import it cost."""
+    points, plan = server("backend=cirq,qsim,pennylane,qiskit-aer,stim", "n_qubits=4", "hydra/launcher=joblib",
+                          "hydra.launcher.n_jobs=2")
+    for name in ("cirq", "qsim", "pennylane", "qiskit-aer", "stim"):  # served once every server has imported
+        outcome = pool.run_isolated(request(backend_config(points, name)), 120, 1, None)
+        assert outcome["worker"] == "forked", name
+        assert_matches_reference(outcome, 4, 1000)
+        if name != "stim":
+            assert outcome["import_seconds"] > 0.05, name  # the shared import is charged to each server
+    (root,) = forkserver._roots
+    parents = wait_for_children(root.pid, 3)
+    assert sorted(len(children(parent)) for parent in parents) == [1, 1, 3]
+
+
+def test_units_gather_the_servers_that_share_modules():
+    groups = [{"fd": 1, "shared": ["cirq"]}, {"fd": 2, "shared": []}, {"fd": 3, "shared": ["cirq"]},
+              {"fd": 4}, {"fd": 5, "shared": ["other"]}]
+    assert [(shared, [g["fd"] for g in members]) for shared, members in forkserver.units(groups)] == [
+        (("cirq",), [1, 3]), ((), [2]), ((), [4]), (("other",), [5])]
+
+
+SHARED_PROBE = "import importlib, json, sys; [importlib.import_module(m) for m in sys.argv[1].split(',')]; " \
+               "print(json.dumps(sorted(m for m in sys.argv[2].split(',') if m in sys.modules)))"
+
+
+@pytest.mark.parametrize("name", ["cirq", "qsim", "pennylane"])
+def test_an_adapters_shared_modules_are_what_its_library_imports_anyway(name):
+    """The declaration is checked against a fresh process: importing the adapter's own modules
+    loads every module it says it shares, so its server holds nothing its library would not."""
+    from pathlib import Path
+
+    import yaml
+
+    import qbench
+
+    backend = instantiate_backend(yaml.safe_load((Path(qbench.__file__).parent / "conf" / "backend" / f"{name}.yaml").read_text()))
+    assert backend.shared_modules and backend.forkable
+    done = subprocess.run([sys.executable, "-c", SHARED_PROBE, ",".join(backend.modules), ",".join(backend.shared_modules)],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == sorted(backend.shared_modules)
 
 
 def test_a_forked_point_starts_from_the_servers_state_not_the_last_points(server):
@@ -134,13 +183,17 @@ def test_only_what_the_adapter_declares_forkable_is_forked(server):
     assert wait_until_gone(forked.pid)
 
 
+def children(pid: int) -> list[int]:
+    return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
 def wait_for_children(pid: int, count: int, seconds: float = 60) -> list[int]:
     """The pids of `pid`'s children once there are `count`; the limit only bounds a failure."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-        if len(children) >= count:
-            return children
+        found = children(pid)
+        if len(found) >= count:
+            return found
         time.sleep(0.05)
     raise AssertionError(f"{pid} has no {count} children after {seconds} s")
 
@@ -186,10 +239,11 @@ def test_the_server_ends_with_its_launching_process(tmp_path):
     launcher = subprocess.Popen([sys.executable, "-c", probe], cwd=tmp_path, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
     (root_pid,) = json.loads(launcher.stdout.readline())
-    servers = wait_for_children(root_pid, 1)  # the root and its one server (stim's)
+    (parent,) = wait_for_children(root_pid, 1)  # the root, the parent of stim's server, the server
+    servers = wait_for_children(parent, 1)
     launcher.kill()
     launcher.wait()
-    for pid in (root_pid, *servers):  # their death signals: the launcher had no chance to stop() them
+    for pid in (root_pid, parent, *servers):  # their death signals: the launcher had no chance to stop() them
         assert wait_until_gone(pid)
 
 
