@@ -107,12 +107,13 @@ def phases(sweep: Path) -> dict:
     """Where the time goes, in-process (imports excluded)."""
     from qbench.results import plots
     from qbench.results import report
+    from qbench.results import analysis
     from qbench.results import summary as summarize
 
     out, start = {}, time.perf_counter()
     summary = summarize.load(sweep)
     out["read"], start = time.perf_counter() - start, time.perf_counter()
-    summarize.analyse(summary)
+    analysis.analyse(summary)
     out["analyse"], start = time.perf_counter() - start, time.perf_counter()
     summarize.records.write_atomic(sweep / "summary.json", summarize.summary_json(summary))
     out["summary.json"], start = time.perf_counter() - start, time.perf_counter()

@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 
 FLOOR = 1e-16  # 1 − F below this (exact in double precision) is drawn at the floor of the log axis
-CHARTS = ("scalability.png", "fidelity_comparison.png", "noise_tolerance.png")
+CHARTS = ("scalability.png", "fidelity_comparison.png", "noise_tolerance.png", "memory.png")
+MEMORY_FLOOR_MB = 1e-3  # a point that needed no measurable memory is drawn at the floor of the log axis
 MARKERS = "osD^v<>ph*"
 DPI = 110
 PANEL = (4.4, 3.0)  # inches of one panel; margins and gaps below, also in inches
@@ -142,6 +143,36 @@ def noise_tolerance(summary) -> Path | None:
     return _save(fig, path, legend)
 
 
+def memory_vs_estimate(summary) -> Path | None:
+    """What each point needed (`memory_run_mb`: its worker's peak above the resident size before it)
+    against the adapter's estimate of the simulator's state (dashed), per circuit. Where the two
+    part, the library holds more than its state, or the estimate pre-flight's guard uses is off."""
+    path = summary.directory / CHARTS[3]
+    memory = summary.comparison.get("memory", {})
+    measured = _by_circuit(memory.get("run_mb", {}), summary.workload_circuit)
+    estimated = _by_circuit(memory.get("estimate_mb", {}), summary.workload_circuit)
+    if not measured:
+        path.unlink(missing_ok=True)
+        return None
+    styles = _styles(summary)
+    labels = sorted({name for lines in measured.values() for label in lines for name in (label, f"{label} (estimate)")})
+    fig, axes, legend = _figure(len(measured), labels)
+    for ax, (circuit, lines) in zip(axes, measured.items()):
+        for label, (series, _, points) in sorted(lines.items()):
+            ax.plot([n for n, _ in points], [max(v, MEMORY_FLOOR_MB) for _, v in points], label=label, **styles[series])
+            estimate = estimated.get(circuit, {}).get(label)
+            if estimate:
+                ax.plot([n for n, _ in estimate[2]], [max(v, MEMORY_FLOOR_MB) for _, v in estimate[2]],
+                        label=f"{label} (estimate)", color=styles[series]["color"], linestyle="--")
+        ax.set_yscale("log")
+        ax.set_xticks(sorted({n for _, _, points in lines.values() for n, _ in points}))
+        ax.set_title(circuit, y=1.0)
+        ax.set(xlabel="qubits", ylabel="MiB (log scale)")
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"Memory a point needed vs the estimate of its state (dashed) — {summary.benchmark_id}")
+    return _save(fig, path, legend)
+
+
 def prewarm() -> None:
     """Import matplotlib and render a tiny chart (fonts, glyphs) now: the launching process does this
     at idle priority while its sweep runs, so the summary at the end does not pay ~0.5 s for it."""
@@ -155,7 +186,8 @@ def prewarm() -> None:
 
 
 def draw(summary) -> list[Path]:
-    return [p for p in (scalability(summary), fidelity_comparison(summary), noise_tolerance(summary)) if p]
+    return [p for p in (scalability(summary), fidelity_comparison(summary), noise_tolerance(summary),
+                        memory_vs_estimate(summary)) if p]
 
 
 VERDICT_COLORS = {"slower": "tab:red", "faster": "tab:green", "same": "tab:gray"}

@@ -75,7 +75,15 @@ def test_multirun_end_writes_every_file(sweep):
     assert len(rows) == len(results) == 12
     assert Counter(r["status"] for r in rows) == statuses
     assert {"backend", "n_qubits", "circuit_type", "noise_model", "noise_strength", "execution_time_seconds",
-            "dry_run_seconds", "fidelity", "memory_peak_mb", "precision", "reason"} <= set(rows[0])
+            "dry_run_seconds", "fidelity", "memory_peak_mb", "memory_baseline_mb", "memory_run_mb",
+            "memory_estimate_mb", "precision", "reason"} <= set(rows[0])
+    by_run = {r["run_id"]: r for r in results}
+    for row in (r for r in rows if r["status"] == "success"):
+        metrics = by_run[row["run_id"]]["metrics"]
+        assert float(row["memory_run_mb"]) == pytest.approx(metrics["memory_run_mb"])
+        assert float(row["memory_estimate_mb"]) == pytest.approx(metrics["memory_estimate_mb"])
+    assert comparison["memory"]["estimate_mb"]["ghz"]["5"]["stim"] == ghz5["metrics"]["memory_estimate_mb"]
+    assert comparison["memory"]["run_mb"]["ghz"]["5"]["stim"] == ghz5["metrics"]["memory_run_mb"]
     assert all("simulated library failure" in r["reason"] for r in rows if r["status"] == "error")
 
     report = (directory / "report.md").read_text()
@@ -88,7 +96,7 @@ def test_multirun_end_writes_every_file(sweep):
     assert "AMD" in report or "Intel" in report or "| cores |" in report  # environment table
     assert "| cirq-core | 1.7.0 |" in report
 
-    for name in ("scalability.png", "fidelity_comparison.png"):
+    for name in ("scalability.png", "fidelity_comparison.png", "memory.png"):
         data = (directory / name).read_bytes()
         assert data.startswith(PNG) and len(data) > 20_000, name
         assert f"]({name})" in report
