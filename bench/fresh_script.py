@@ -5,8 +5,8 @@ qiskit-aer, qsim, pennylane, stim x n_qubits 4..20 step 2, 1000 shots, 1 warm-up
 joblib launcher with 2 workers, so 1 thread per point). Two measurements, in rounds:
 
 - paired (the default): a fork server is started for the whole sweep exactly as the CLI starts
-  it (`forkserver.start_for` on pre-flight's 45 points: all five libraries imported in one
-  parent), then each point is timed twice in a row, one point at a time: through qbench's runner
+  it (`forkserver.start_for` on pre-flight's 45 points: one server per library, each holding
+  what its library imports), then each point is timed twice in a row, one point at a time: through qbench's runner
   in a fresh fork (`run_point`, execution.heap=default, or =pinned for the third side), and by
   `bench/plain_loop.py --point` in a fresh process of its own, glibc's heap untouched: what a
   user's own script for that configuration measures (library imported, circuit built with its
