@@ -68,8 +68,9 @@ def gpu_available() -> bool:
 def gpu_memory_bytes() -> int | None:
     """Memory of the smallest NVIDIA GPU here (nvidia-smi memory.total), None when unknown.
 
-    Total rather than free: GPU runs hold a machine-wide slot (runner.gpu_slot), and the memory pool a
-    reused worker keeps from its last run would otherwise count against the next point.
+    Total rather than free: GPU runs hold a machine-wide slot (qbench.execution.resources.gpu_slot),
+    so no other point of the sweep is on the device; a free figure would move with whatever else
+    happens to hold GPU memory at the moment of the check.
     """
     if shutil.which("nvidia-smi") is None:
         return None

@@ -43,6 +43,15 @@ def sweep_records(cwd: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(dirs[-1].glob("**/result.json"))]
 
 
+def swept(workdir: Path, points: int, *args: str, **options) -> list[dict]:
+    """Run the sweep `python -m qbench -m ARGS` in `workdir`; it must exit 0 and leave `points` records."""
+    result = run_qbench("-m", *args, cwd=workdir, **options)
+    assert result.returncode == 0, result.stderr
+    records = sweep_records(workdir)
+    assert len(records) == points, [r["reason"] for r in records]
+    return records
+
+
 def assert_matches_reference(outcome: dict, n_qubits: int, shots: int) -> None:
     """A measured run agrees with its exact reference: state fidelity, and a histogram in the
     canonical bit order within shot noise of the exact distribution."""

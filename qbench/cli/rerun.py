@@ -44,8 +44,6 @@ def _config_options(multirun_cfg) -> tuple[str | None, str]:
 
 def points_to_rerun(sweep_dir: Path, multirun_cfg) -> tuple[list[dict], int]:
     """([{overrides, subdir, why}] for failed points and points with no result, size of the whole sweep)."""
-    from qbench.app import sweep
-
     done: dict[tuple, Path] = {}
     todo = []
     for point_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):

@@ -14,8 +14,6 @@ log = logging.getLogger("qbench")
 
 
 def main(argv: list[str]) -> int:
-    from qbench.cli.errors import error
-
     parser = argparse.ArgumentParser(
         prog="qbench summarize",
         description="Write summary.json, comparison.json, results.csv, report.md and charts into a sweep directory.")

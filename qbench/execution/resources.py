@@ -76,7 +76,7 @@ def memory_check(backend, n_qubits: int, concurrency: int, memory_limit_gb) -> t
     return estimate, None
 
 
-def precheck(backend, circuit, spec: RunSpec, concurrency: int,
+def precheck(backend, circuit, spec, concurrency: int,
              memory_limit_gb) -> tuple[str | None, str | None, int | None]:
     """(status, reason, memory estimate) before anything runs: supports? -> available? -> memory guard.
     status None means the point will run; shared with `qbench plan` so the plan says what the run does."""

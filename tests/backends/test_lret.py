@@ -14,7 +14,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from qbench.backends.lret_backend import (REPOSITORY, SMALL_LAUNCHER, LretError,
 from qbench.backends.registry import instantiate_backend
 from qbench.execution.timing import measure
 from qbench.circuits.noise import GATE_CHANNELS, MODELS, Channel, Noise
-from tests.helpers import compose_point, run_qbench, sweep_records
+from tests.helpers import compose_point, run_qbench, swept, sweep_records
 
 SHOTS = 4000
 PROBE = circuits.build("random_clifford", 3, depth=3, seed=11)
@@ -257,11 +256,9 @@ def test_build_two_qubit_gates_and_controlled_phases_get_their_channels(name):
 
 def test_build_sweep_through_the_cli(workdir):
     executable = built("lret-phase7")
-    result = run_qbench("-m", "backend=lret-phase7", f"backend.executable={executable}", "circuit=ghz,qft",
-                        "n_qubits=4", "noise=none,depolarizing", "execution=quick", cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    records = sweep_records(workdir)
-    assert len(records) == 4 and all(r["status"] == "success" for r in records), [r["reason"] for r in records]
+    records = swept(workdir, 4, "backend=lret-phase7", f"backend.executable={executable}", "circuit=ghz,qft",
+                    "n_qubits=4", "noise=none,depolarizing", "execution=quick")
+    assert all(r["status"] == "success" for r in records), [r["reason"] for r in records]
     for r in records:
         options, m = r["config"]["backend_options"], r["metrics"]
         assert options["branch"] == "phase-7" and options["lret_execution_time_ms"] and options["lret_final_rank"]

@@ -20,10 +20,9 @@ from qbench.backends.quest4_backend import (BUILD_HELP, FUNCTIONS, LIBRARY_ENV, 
                                             canonical_indices, to_quest4)
 from qbench.backends.registry import instantiate_backend
 from qbench.circuits import canonical as circuits
-from qbench.circuits import reference
 from qbench.circuits.noise import MODELS, Noise
 from qbench.execution.timing import measure
-from tests.helpers import assert_noisy_matches_reference, compose_point, run_qbench, sweep_records
+from tests.helpers import assert_noisy_matches_reference, compose_point, run_qbench, swept, sweep_records
 
 SHOTS = 4000
 # Clifford, 3 qubits, and every noise model moves its distribution far from the ideal one (as in test_noise).
@@ -293,11 +292,9 @@ def test_memory_peak_counts_the_register(precision):
 @needs_build
 def test_sweep_through_the_cli(workdir, precision, tolerance):
     # From a temporary cwd: the build is found through QBENCH_QUEST_LIBRARY.
-    result = run_qbench("-m", "backend=quest", f"backend.precision={precision}", "circuit=ghz,qft", "n_qubits=4,6",
-                        "noise=none,depolarizing", "shots=2000", "execution=quick", cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    records = sweep_records(workdir)
-    assert len(records) == 8 and all(r["status"] == "success" for r in records), [r["reason"] for r in records]
+    records = swept(workdir, 8, "backend=quest", f"backend.precision={precision}", "circuit=ghz,qft", "n_qubits=4,6",
+                    "noise=none,depolarizing", "shots=2000", "execution=quick")
+    assert all(r["status"] == "success" for r in records), [r["reason"] for r in records]
     for r in records:
         options, m = r["config"]["backend_options"], r["metrics"]
         assert options["quest"]["version"].startswith("4.") and options["precision"] == precision

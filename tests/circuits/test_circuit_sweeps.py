@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_qbench, sweep_records
+from tests.helpers import run_qbench, swept
 
 FILES = Path(__file__).resolve().parent / "qasm"
 CPU = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
@@ -35,11 +35,7 @@ def test_an_explicit_n_qubits_that_disagrees_with_the_file_is_bad_input(workdir)
 
 def test_qasm_files_swept_on_every_cpu_backend(workdir):
     a, b = FILES / "custom_gates.qasm", FILES / "clifford_angles.qasm"
-    result = run_qbench("-m", f"backend={','.join(CPU)}", "circuit=qasm", f"circuit.path={a},{b}",
-                        "execution=quick", cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    records = sweep_records(workdir)
-    assert len(records) == 10
+    records = swept(workdir, 10, f"backend={','.join(CPU)}", "circuit=qasm", f"circuit.path={a},{b}", "execution=quick")
     by_file = {}
     for r in records:
         source = r["config"]["circuit_source"]
@@ -64,12 +60,8 @@ def test_qasm_files_swept_on_every_cpu_backend(workdir):
 
 
 def test_mqt_bench_sweep_skips_what_it_cannot_make_and_is_one_circuit_per_point(workdir):
-    result = run_qbench("-m", "backend=cirq,qiskit-aer", "circuit=mqt", "circuit.benchmark=graphstate,qpeexact",
-                        "circuit.level=alg,indep", "n_qubits=2,4", "execution=quick", "tracking.enabled=false",
-                        cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    records = sweep_records(workdir)
-    assert len(records) == 16
+    records = swept(workdir, 16, "backend=cirq,qiskit-aer", "circuit=mqt", "circuit.benchmark=graphstate,qpeexact",
+                    "circuit.level=alg,indep", "n_qubits=2,4", "execution=quick", "tracking.enabled=false")
     points = {}
     for r in records:
         options = r["config"]["circuit_options"]
