@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -83,7 +84,7 @@ class QbenchSubmititMixin:
 
         configs = self._job_configs(job_overrides, initial_job_idx)
         sized = self._auto_params(configs)
-        params = {k: (sized.get(k) if v == AUTO else v) for k, v in self.params.items()}
+        params = self._executor_params({k: (sized.get(k) if v == AUTO else v) for k, v in self.params.items()})
         log.info("qbench %s resources: %s", self._EXECUTOR,
                  {k: params.get(k) for k in ("timeout_min", "mem_gb", "cpus_per_task", "gpus_per_node")})
 
@@ -108,6 +109,9 @@ class QbenchSubmititMixin:
 
         state.add_cluster_jobs(self._EXECUTOR, [job.job_id for job in jobs])  # cancelled if the launch is stopped
         return self._collect(jobs, configs, launched_at)
+
+    def _executor_params(self, params: dict) -> dict:
+        return params
 
     def _collect(self, jobs, configs, launched_at: str) -> list[JobReturn]:
         from qbench.execution.runner import record_lost_job
@@ -144,4 +148,15 @@ class QbenchSlurmLauncher(QbenchSubmititMixin, SlurmLauncher):
 
 
 class QbenchLocalLauncher(QbenchSubmititMixin, LocalLauncher):
-    pass
+    def _executor_params(self, params: dict) -> dict:
+        """submitit's local controller opens its logs in the job's folder (`%j`: its pid) as soon as it
+        starts, while the submitting process creates that folder only after starting it: on a busy
+        machine the controller sometimes wins and dies (FileNotFoundError), and its point is lost.
+        A setup line makes the controller's shell create the folder first (`$$`: the shell's pid,
+        which submitit takes as the job id when there is a setup)."""
+        folder = str(Path(str(params["submitit_folder"])).expanduser().absolute())
+        if "%j" in folder:
+            before, _, after = folder.partition("%j")
+            mkdir = f"mkdir -p {shlex.quote(before)}$${shlex.quote(after) if after else ''}"
+            params = {**params, "setup": [mkdir, *(params.get("setup") or [])]}
+        return params

@@ -65,3 +65,19 @@ def test_a_qbench_sweep_on_the_local_executor_is_sized_from_its_points(workdir):
     sweep_dir = sorted((workdir / "outputs").glob("bench_*"))[-1]
     assert len(list(sweep_dir.glob(".submitit/*/*_log.out"))) == 4  # one submitit job per point
     assert (sweep_dir / "summary.json").exists()
+
+
+def test_the_local_controller_finds_its_job_folder_made_before_it_starts(tmp_path):
+    """submitit's local controller opens its logs in `<folder>/<job id>/` at once, while the submitting
+    process makes that folder only after starting it (a race a busy machine lost: the point's job
+    died unlogged, 3 of 6 sweeps here). The launcher's setup line makes the controller's own shell
+    create it, named by the shell's pid, which submitit takes as the job id."""
+    import subprocess
+
+    from hydra_plugins.qbench_plugins.submitit_launcher import QbenchLocalLauncher
+
+    params = QbenchLocalLauncher._executor_params(None, {"submitit_folder": str(tmp_path / "sub it" / "%j")})
+    (setup,) = params["setup"]
+    shell = subprocess.Popen(f"{setup} && ls -d {tmp_path}/'sub it'/$$", shell=True, stdout=subprocess.PIPE, text=True)
+    assert shell.wait() == 0
+    assert (tmp_path / "sub it" / str(shell.pid)).is_dir()
