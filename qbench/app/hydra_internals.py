@@ -175,11 +175,17 @@ class SweepComposer(PublicComposer):
         self._apply_overrides = apply_overrides
         self._overrides_dirname = get_overrides_dirname
         self._by_choices: dict[tuple[str, ...], DictConfig] = {}
+        self._parsed: dict[str, object] = {}  # an override line -> its parse (a sweep repeats most lines)
+
+    def _parse(self, line: str):
+        if line not in self._parsed:
+            self._parsed[line] = self.parser.parse_overrides([line])[0]
+        return self._parsed[line]
 
     def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
         overrides = list(overrides)
         try:
-            parsed = self.parser.parse_overrides(overrides)
+            parsed = [self._parse(line) for line in overrides]
         except COMPOSE_ERRORS:
             return self.loader.load_sweep_config(master_config, overrides)  # Hydra's own error
         if any(o.is_hydra_override() for o in parsed):
