@@ -222,11 +222,11 @@ class Root:
 def units(groups: list[dict]) -> list[tuple[tuple[str, ...], list[dict]]]:
     """The servers' groups, gathered by the modules they share (in first-appearance order); a group
     that shares nothing is a unit of its own."""
-    gathered: dict[tuple, list[dict]] = {}
+    gathered: dict[tuple[str, ...] | int, tuple[tuple[str, ...], list[dict]]] = {}
     for number, group in enumerate(groups):
         shared = tuple(group.get("shared") or ())
-        gathered.setdefault(shared or ("", number), []).append(group)
-    return [(key if key and key[0] else (), members) for key, members in gathered.items()]
+        gathered.setdefault(shared or number, (shared, []))[1].append(group)  # sharing nothing: its own unit
+    return list(gathered.values())
 
 
 def import_shared(modules: tuple[str, ...]) -> float:
