@@ -21,10 +21,9 @@ from qbench.results import records
 _PROBE = """
 import json, sys
 from qbench.backends.registry import load_backend
+from qbench.pipes import status_mb
 load_backend(json.loads(sys.argv[1]))
-status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
-kib = lambda key: int(status[key].split()[0]) * 1024
-print(json.dumps({"vm_bytes": kib("VmPeak"), "rss_bytes": kib("VmHWM")}))
+print(json.dumps({"vm_bytes": int(status_mb("VmPeak") * 2**20), "rss_bytes": int(status_mb("VmHWM") * 2**20)}))
 """
 
 
