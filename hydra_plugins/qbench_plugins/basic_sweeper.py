@@ -43,12 +43,11 @@ class QbenchBasicSweeper(_hydra_basic_sweeper()):
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from qbench.app import state
-        from qbench.app.hydra_internals import SweepConfigLoader, sweep_composer
+        from qbench.app.hydra_internals import sweep_composer
 
         expansion = state.preflight()
         validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()
-        loader = self.hydra_context.config_loader  # a SweepConfigLoader once set up
-        composer = loader if isinstance(loader, SweepConfigLoader) else sweep_composer(loader)
+        composer = sweep_composer(self.hydra_context.config_loader)
         for overrides in batch:
             if tuple(overrides) not in validated:
                 composer.load_sweep_config(self.config, list(overrides))

@@ -148,7 +148,10 @@ def public_split_arguments(overrides) -> list[list[str]]:
 # -- each job's config ---------------------------------------------------------------------------
 def sweep_composer(config_loader):
     """What composes the jobs of a sweep: `SweepComposer` where Hydra's internals allow it, else
-    Hydra's own `config_loader.load_sweep_config` (the same configs, composed from scratch)."""
+    Hydra's own `config_loader.load_sweep_config` (the same configs, composed from scratch). A
+    `SweepConfigLoader` (the launcher's loader) already composes through this process's composer."""
+    if isinstance(config_loader, SweepConfigLoader):
+        return config_loader
     apply, dirname = internal("apply_overrides"), internal("get_overrides_dirname")
     repository = getattr(config_loader, "repository", None)
     if apply is None or dirname is None or not callable(getattr(repository, "group_exists", None)):
