@@ -82,8 +82,6 @@ def _line_charts(summary, matrix: dict, path: Path, title: str, ylabel: str, tra
     if not panels:
         path.unlink(missing_ok=True)  # no data this time: a chart from an earlier summary would mislead
         return None
-    from matplotlib.ticker import NullLocator
-
     styles = _styles(summary)
     variants = sorted({v for lines in panels.values() for _, v, _ in lines.values()})
     fig, axes, legend = _figure(len(panels), sorted({label for lines in panels.values() for label in lines}))
@@ -91,16 +89,23 @@ def _line_charts(summary, matrix: dict, path: Path, title: str, ylabel: str, tra
         for label, (series, variant, points) in sorted(lines.items()):
             ax.plot([n for n, _ in points], [transform(v) for _, v in points], label=label, **styles[series],
                     linestyle=LINESTYLES[variants.index(variant) % len(LINESTYLES)])
-        ax.set_yscale("log")
         values = [transform(v) for _, _, points in lines.values() for _, v in points]
-        if max(values) > 1e3 * min(values):  # decades of major ticks suffice; each minor tick costs time
-            ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(sorted({n for _, _, points in lines.values() for n, _ in points}))
-        ax.set_title(circuit, y=1.0)  # a fixed position: placing it automatically measures every tick (slow)
-        ax.set(xlabel="qubits", ylabel=ylabel)
-        ax.grid(True, alpha=0.3)
+        _qubit_axes(ax, circuit, lines, ylabel, many_decades=max(values) > 1e3 * min(values))
     fig.suptitle(f"{title} — {summary.benchmark_id}")
     return _save(fig, path, legend)
+
+
+def _qubit_axes(ax, circuit: str, lines: dict, ylabel: str, many_decades: bool = False) -> None:
+    """One panel of a per-circuit chart: qubits on x (the sizes that ran), a log y axis."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_yscale("log")
+    if many_decades:  # decades of major ticks suffice; each minor tick costs time
+        ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sorted({n for _, _, points in lines.values() for n, _ in points}))
+    ax.set_title(circuit, y=1.0)  # a fixed position: placing it automatically measures every tick (slow)
+    ax.set(xlabel="qubits", ylabel=ylabel)
+    ax.grid(True, alpha=0.3)
 
 
 def scalability(summary) -> Path | None:
@@ -164,11 +169,7 @@ def memory_vs_estimate(summary) -> Path | None:
             if estimate:
                 ax.plot([n for n, _ in estimate[2]], [max(v, MEMORY_FLOOR_MB) for _, v in estimate[2]],
                         label=f"{label} (estimate)", color=styles[series]["color"], linestyle="--")
-        ax.set_yscale("log")
-        ax.set_xticks(sorted({n for _, _, points in lines.values() for n, _ in points}))
-        ax.set_title(circuit, y=1.0)
-        ax.set(xlabel="qubits", ylabel="MiB (log scale)")
-        ax.grid(True, alpha=0.3)
+        _qubit_axes(ax, circuit, lines, "MiB (log scale)")
     fig.suptitle(f"Memory a point needed vs the estimate of its state (dashed) — {summary.benchmark_id}")
     return _save(fig, path, legend)
 
