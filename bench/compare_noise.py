@@ -1,5 +1,6 @@
 """Does `qbench compare` cry wolf, and does it see a real 2x? In each round the same sweep runs twice,
-side by side (the way tests/results/test_compare.py runs it), and is compared: every point of 10 ms
+one after the other (the way tests/results/test_compare.py runs it; `--side-by-side` starts both
+at once), and is compared: every point of 10 ms
 or more should be `same`. Within each sweep, depth 10 against depth 20 of the same backend (twice the
 work) should be `slower`. Also counted: what a bare p < 0.05 (no threshold, no interval, no Holm)
 would have called a change, to show what the verdict rule guards against.
@@ -22,14 +23,24 @@ SWEEP = ["-m", "backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.dept
          "execution.repetitions=15", "execution.min_time=0.5", "tracking.enabled=false"]
 
 
-def side_by_side(tmp: Path) -> list[Path]:
+def two_sweeps(tmp: Path, together: bool) -> list[Path]:
+    """The same sweep twice: one after the other, or both started at once (side by side)."""
     dirs = [Path(tempfile.mkdtemp(dir=tmp)) for _ in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-m", "qbench", *SWEEP], cwd=d, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for d in dirs]
-    for proc in procs:
-        output, _ = proc.communicate()
-        assert proc.returncode == 0, output[-3000:]
+    procs = []
+    for d in dirs:
+        procs.append(subprocess.Popen([sys.executable, "-m", "qbench", *SWEEP], cwd=d, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+        if not together:
+            _wait(procs[-1])
+    if together:
+        for proc in procs:
+            _wait(proc)
     return [next((d / "outputs").glob("bench_*")) for d in dirs]
+
+
+def _wait(proc: subprocess.Popen) -> None:
+    output, _ = proc.communicate()
+    assert proc.returncode == 0, output[-3000:]
 
 
 def compare(base: Path, new: Path, out: Path, *extra: str) -> dict:
@@ -45,12 +56,14 @@ def _ratios(points: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="start the two sweeps together (default: one after the other)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "compare_noise.json"))
     args = parser.parse_args()
     same, double, bare, rounds = Counter(), Counter(), Counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            a, b = side_by_side(Path(tmp))
+            a, b = two_sweeps(Path(tmp), args.side_by_side)
             twice = compare(a, b, Path(tmp) / f"twice{r}")
             timed = [p for p in twice["points"] if p["base"]["median"] >= 0.010]
             same.update(p["verdict"] for p in timed)
@@ -73,7 +86,7 @@ def main() -> None:
     print(f"same sweep twice, points >= 10 ms: {dict(same)}; a bare p < 0.05 would say {dict(bare)}")
     print(f"depth 10 -> 20 (2x the work): {dict(double)}")
     Path(args.out).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                          "sweep": SWEEP, "same_twice": same, "bare_p_values": bare,
+                                          "sweep": SWEEP, "side_by_side": args.side_by_side, "same_twice": same, "bare_p_values": bare,
                                           "double": double, "rounds": rounds}, indent=1))
 
 
