@@ -25,6 +25,7 @@ import ctypes
 import json
 import sys
 import os
+import resource
 import statistics
 import time
 
@@ -107,20 +108,25 @@ def stim_ghz(n):
 LIBRARIES = {"cirq": cirq_ghz, "qiskit-aer": aer_ghz, "qsim": qsim_ghz, "pennylane": pennylane_ghz, "stim": stim_ghz}
 
 
-def time_point(name: str, n: int) -> dict:
-    """Build one point with the library's own API; dry run, warm-up, 3 timed runs."""
+def time_point(name: str, n: int, keep_first: bool = False) -> dict:
+    """Build one point with the library's own API; dry run, warm-up, 3 timed runs. `keep_first`:
+    the dry run's result stays referenced, as `result = call()` before a loop would keep it."""
     call = LIBRARIES[name](n)
     start = time.perf_counter()
-    call()
+    first = call()
     dry = time.perf_counter() - start
+    if not keep_first:
+        del first
     call()  # warm-up
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(3):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return {"backend": name, "n_qubits": n, "dry_run_seconds": dry, "execution_times_seconds": times,
-            "median_seconds": statistics.median(times)}
+            "median_seconds": statistics.median(times), "page_faults_per_run": faults / len(times)}
 
 
 def main() -> None:
@@ -128,12 +134,13 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/plain_loop.json")
     parser.add_argument("--point", help="BACKEND:N_QUBITS: time this one point (this process is fresh), print JSON")
     parser.add_argument("--heap", choices=("default", "pinned"), default="default")
+    parser.add_argument("--keep-first", action="store_true", help="with --point: keep the dry run's result")
     args = parser.parse_args()
     if args.heap == "pinned":
         pin_heap()
     if args.point:
         name, n = args.point.split(":")
-        print(json.dumps(time_point(name, int(n))))
+        print(json.dumps(time_point(name, int(n), args.keep_first)))
         sys.stdout.flush()
         os._exit(0)  # a user's script would also tear down its imports; that is not timed either
     rows = []

@@ -179,6 +179,8 @@ def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: 
         # CPU seconds of the worker per wall second of timed runs: ~1 for one busy thread, lower when
         # other processes took the core (a simulator in a child process of its own shows ~0)
         execution_cpu_share=outcome["execution_cpu_seconds"] / sum(times) if sum(times) > 0 else None,
+        # the worker's minor page faults per timed run (its own process: a simulator's child not counted)
+        execution_page_faults_per_run=outcome["execution_minor_faults"] / len(times),
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
         convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
         memory_baseline_mb=outcome["memory_baseline_mb"], memory_run_mb=outcome["memory_run_mb"],

@@ -5,6 +5,7 @@ This is the only code that times a simulator. It runs inside an isolated worker
 """
 from __future__ import annotations
 
+import resource
 import time
 
 from qbench import pipes
@@ -29,17 +30,21 @@ def measure(request: dict) -> dict:
     prepared = backend.prepare(circuit, spec)
     convert_seconds = time.perf_counter() - start
 
+    # No result of qbench's own runs stays alive into the next run, as a user's loop drops each one:
+    # a state vector held from the previous repetition would double a point's memory, and one result
+    # held can change how glibc's heap hands memory back on every run (docs/PERFORMANCE.md, "heap").
     start = time.perf_counter()
-    raw = backend.run(prepared)
+    backend.run(prepared)
     dry_run_seconds = time.perf_counter() - start
 
     for _ in range(execution["warmup_runs"]):
         backend.run(prepared)
 
-    last = [raw]  # the histogram is read from the last timed run's result
+    last = [None]  # the last timed run's result: the histogram and the verification read it
     cpu_seconds = [0.0]  # this process's CPU time over the timed runs: wall >> CPU means it was made to wait
 
     def timed_run() -> float:
+        last[0] = None  # the previous repetition's result is gone before this one runs
         cpu = time.process_time()
         start = time.perf_counter()
         last[0] = backend.run(prepared)
@@ -47,7 +52,11 @@ def measure(request: dict) -> dict:
         cpu_seconds[0] += time.process_time() - cpu
         return elapsed
 
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
+    # page faults are counted, not timed: a heap that hands back and re-faults its arrays on every
+    # run shows here as plainly as in the times, without the machine's noise
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     raw = last[0]
     memory_peak_mb = pipes.peak_rss_mb()
     memory_run_mb = None
@@ -70,6 +79,7 @@ def measure(request: dict) -> dict:
         "execution_times_seconds": times,
         "repetitions_stop": stop,
         "execution_cpu_seconds": cpu_seconds[0],
+        "execution_minor_faults": faults,
         "memory_peak_mb": memory_peak_mb,
         "memory_baseline_mb": memory_baseline_mb,
         "memory_run_mb": memory_run_mb,
