@@ -69,4 +69,5 @@ def _end_now(ended: list[int]) -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(ended[0] if isinstance(ended[0], int) else 1)
+    code = ended[0]  # as sys.exit takes it: None is 0, an int itself, anything else 1
+    os._exit(0 if code is None else code if isinstance(code, int) else 1)
