@@ -6,8 +6,9 @@ by more than 10 % between windows seconds apart in a third to a half of the pair
 (`bench/machine_drift.py`, docs/PERFORMANCE.md). Such a drift is a real difference between two
 sweeps, which no statistic on one sweep's samples can tell from a change of the code. The two sweeps
 therefore run one after the other (side by side, they slowed each other unevenly: 35 % apart), and
-the machine's drift is probed between them: a no-wolf failure while the probe itself drifted beyond
-the threshold is a skip with the figures, one while the machine held steady is a failure."""
+the machine's drift is probed before, between and after them: a timing failure while the probes'
+windows themselves spread beyond the threshold is a skip with the figures, one while the machine
+held steady is a failure."""
 import json
 import os
 import shutil
@@ -31,55 +32,56 @@ SWEEP = ["-m", "backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.dept
 OVERLOADED = 3  # runnable tasks per core (1-minute load average) beyond which timings are not comparable
 
 
-def _unless_the_machine(check, points: list[dict], drift: dict | None = None) -> None:
+def _unless_the_machine(check, points: list[dict], drift: dict) -> None:
     """Run a timing assertion on compared points. If it fails while the machine demonstrably changed
     under the measurement, skip with the figures instead: other processes took CPU time from one side
     (compare's `contended`: the two sides' CPU shares differ), the machine ran more than OVERLOADED
-    tasks per core, or its own speed drifted beyond the threshold between the sweeps (`drift`, the
-    probe of bench/machine_drift.py). Two measurements made under such different conditions differ
+    tasks per core, or its own speed drifted beyond the threshold around the sweeps (`drift`: the
+    probes of bench/machine_drift.py). Two measurements made under such different conditions differ
     for real, which is no failure of the statistics."""
     try:
         check()
     except AssertionError as exc:
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         busy = [(p["label"], p["base"]["cpu_share"], p["new"]["cpu_share"]) for p in points if p["contended"]]
-        drifted = drift is not None and drift["spread"] > 1 + THRESHOLD
-        if busy or load > OVERLOADED * cores or drifted:
-            spread = f"{drift['spread']:.2f}" if drift else "not probed"
+        if busy or load > OVERLOADED * cores or drift["spread"] > 1 + THRESHOLD:
             pytest.skip(f"load average {load:.1f} on {cores} cores, CPU shares (point, BASE, NEW) of contended "
-                        f"points {busy}, the machine's own speed between the sweeps: slowest/fastest half-second "
-                        f"window {spread}: {exc}")
+                        f"points {busy}, the machine's own speed around the sweeps: slowest/fastest half-second "
+                        f"window {drift['spread']:.2f} over {drift['windows']}: {exc}")
         raise
 
 
 def _sweep(cwd: Path, args: list[str]) -> Path:
     """A real sweep in its own folder; its sweep directory."""
     cwd.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "qbench", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout
+    result = run_qbench(*args, cwd=cwd, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
     (sweep,) = (cwd / "outputs").glob("bench_*")
     return sweep
 
 
-def _machine_drift(seconds: float = 4.0) -> dict:
-    """bench/machine_drift.py's probe: one qsim call timed back to back, in half-second windows."""
+def _probe_windows(seconds: float = 4.0) -> list[float]:
+    """bench/machine_drift.py's probe: one qsim call timed back to back; its half-second windows' medians."""
     probe = Path(__file__).resolve().parents[2] / "bench" / "machine_drift.py"
     result = subprocess.run([sys.executable, str(probe), "--seconds", str(seconds), "--out", "-"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["window_medians_seconds"]
 
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
     """The same sweep twice, one after the other, both logging to MLflow (each its own store), with the
-    machine's drift probed between them."""
+    machine probed before, between and after them: a slow spell during one sweep shows in the probe
+    beside it (a probe between the sweeps alone once held steady while every point of the first sweep
+    ran 10-57 % slow)."""
     root = tmp_path_factory.mktemp("compare")
+    windows = _probe_windows()
     a = _sweep(root / "a", SWEEP)
-    drift = _machine_drift()
+    windows += _probe_windows()
     b = _sweep(root / "b", SWEEP)
-    return {"root": root, "a": a, "b": b, "drift": drift}
+    windows += _probe_windows()
+    return {"root": root, "a": a, "b": b, "drift": {"spread": max(windows) / min(windows), "windows": len(windows)}}
 
 
 def assert_all(points: list[dict], verdict: str) -> None:
