@@ -115,7 +115,7 @@ def main() -> int:
                 continue
             if backend == "quest":
                 if not args.quest_library:
-                    print(f"quest: no QuEST 4 build given (--quest-library or QBENCH_QUEST_LIBRARY), not measured",
+                    print("quest: no QuEST 4 build given (--quest-library or QBENCH_QUEST_LIBRARY), not measured",
                           flush=True)
                     continue
                 overrides = [overrides[0], f"backend.library={args.quest_library}", *overrides[1:]]
