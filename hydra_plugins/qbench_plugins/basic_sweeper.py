@@ -8,42 +8,25 @@ again. Any other job is checked through `qbench.app.hydra_internals.sweep_compos
 composed once per distinct set of choices where Hydra's internals allow it). The launcher gets
 the sweeper's context with a `SweepConfigLoader` (`sweep_context`), so its jobs compose the same way.
 
-Besides qbench.app.hydra_internals this is the one place that touches Hydra's internals: the
-class it extends and the method it overrides. If the class moves, it is found where Hydra's own
-`hydra/sweeper=basic` config says it is; if the method is renamed, Hydra's own validation runs
+Its base is Hydra's BasicSweeper, found through `qbench.app.hydra_internals.basic_sweeper_class`
+(imported where Hydra 1.3 keeps it, else where Hydra's own `hydra/sweeper=basic` config says it
+is); it overrides one method of it, and if that method is renamed, Hydra's own validation runs
 instead (slower, the same result).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
-
-def _from_hydra_config():
-    """The class Hydra's own `hydra/sweeper=basic` config instantiates (registered with Hydra's core plugins)."""
-    from hydra.core.config_store import ConfigStore
-    from hydra.utils import get_class
-
-    return get_class(ConfigStore.instance().load("hydra/sweeper/basic.yaml").node["_target_"])
+from qbench.app.hydra_internals import basic_sweeper_class, sweep_composer, sweep_context
 
 
-def _hydra_basic_sweeper():
-    try:
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # Hydra 1.3
-    except ImportError:
-        return _from_hydra_config()
-    return BasicSweeper
-
-
-class QbenchBasicSweeper(_hydra_basic_sweeper()):
+class QbenchBasicSweeper(basic_sweeper_class()):
     def setup(self, *, hydra_context, task_function, config) -> None:
-        from qbench.app.hydra_internals import sweep_context
-
         # the launcher's jobs compose their configs through this context's loader
         super().setup(hydra_context=sweep_context(hydra_context), task_function=task_function, config=config)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from qbench.app import state
-        from qbench.app.hydra_internals import sweep_composer
 
         expansion = state.preflight()
         validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()

@@ -1,6 +1,6 @@
 """The one module of qbench/ that uses Hydra's internals, each with a public fallback.
 
-Why internals at all, in two places only:
+Why internals at all, in three places only:
 
 - speed: pre-flight composes every point of a command before anything runs (bad input: one
   line, exit 2). Hydra composes each job from scratch (the defaults tree and every yaml file),
@@ -14,6 +14,7 @@ Why internals at all, in two places only:
   each worker, submitit in each SLURM job) through the sweeper's config loader: the sweeper hands
   them a `SweepConfigLoader`, which composes through a `SweepComposer` kept per process, so a
   worker composes a sweep's groups once, not once per job. Figures: docs/PERFORMANCE.md.
+- the basic sweeper's own class, which qbench's sweeper extends (`basic_sweeper_class`).
 - the same answers as hydra.main: the arguments are parsed by Hydra's own parser
   (`hydra._internal.utils.get_args_parser`), and a sweep is expanded by the basic sweeper's
   own split (`BasicSweeper.split_arguments`), so pre-flight sees exactly the command and the
@@ -59,6 +60,7 @@ _INTERNALS = {
                         ("overrides", "cfg")),
     "get_overrides_dirname": ("hydra._internal.config_loader_impl", "get_overrides_dirname",
                               ("overrides", "exclude_keys", "item_sep", "kv_sep")),
+    "BasicSweeper": ("hydra._internal.core_plugins.basic_sweeper", "BasicSweeper", ("max_batch_size", "params")),
 }
 
 
@@ -143,6 +145,20 @@ def public_split_arguments(overrides) -> list[list[str]]:
         else:
             raise HydraException(f"BasicSweeper does not support sweep type : {override.value_type.name}")
     return [list(job) for job in itertools.product(*axes.values())]
+
+
+def basic_sweeper_class() -> type:
+    """Hydra's BasicSweeper, the base of qbench's (hydra_plugins/qbench_plugins/basic_sweeper.py):
+    imported where Hydra 1.3 keeps it, else the class Hydra's own `hydra/sweeper=basic` config names."""
+    return internal("BasicSweeper") or public_basic_sweeper_class()
+
+
+def public_basic_sweeper_class() -> type:
+    """The class Hydra's `hydra/sweeper=basic` config instantiates (registered with its core plugins)."""
+    from hydra.core.config_store import ConfigStore
+    from hydra.utils import get_class
+
+    return get_class(ConfigStore.instance().load("hydra/sweeper/basic.yaml").node["_target_"])
 
 
 # -- each job's config ---------------------------------------------------------------------------
