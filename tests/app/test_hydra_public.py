@@ -194,8 +194,8 @@ def test_only_the_quarantine_imports_hydra_internals():
 def test_the_basic_sweepers_base_is_also_found_through_hydras_own_config():
     from hydra.core.plugins import Plugins
 
+    Plugins.instance()  # Hydra's core plugins register their configs (a first scan executes their modules anew)
     from hydra_plugins.qbench_plugins.basic_sweeper import QbenchBasicSweeper
     from qbench.app.hydra_internals import public_basic_sweeper_class
 
-    Plugins.instance()  # Hydra's core plugins register their configs
     assert QbenchBasicSweeper.__mro__[1] is public_basic_sweeper_class()
