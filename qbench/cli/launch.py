@@ -111,19 +111,24 @@ def run_hydra(argv: list[str]) -> int:
     args = args_parser().parse_args(argv)
     folder = None
     if not launches_nothing(args):
-        expansion, problem = preflight(args)
+        # A sweep's fork servers start importing as pre-flight composes the points that need
+        # them; a command pre-flight refuses stops them again (a one-point sweep starts none).
+        servers = forkserver.Servers(wait_for=2) if args.multirun else None
+        expansion, problem = preflight(args, on_point=servers.add if servers else None)
         if problem:
+            forkserver.stop()
             return error(problem)
         try:
             folder, argv = _claim_folder(args, expansion, argv)
         except sweep_folder.SweepFolderError as exc:
+            forkserver.stop()
             return error(str(exc))
         os.environ[SWEEP_SIZE_ENV] = str(len(expansion.points))
         os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
         state.set_preflight(expansion)  # Hydra's sweeper need not compose every job again
         _stop_on_signals(folder, args.multirun, argv)
-        if args.multirun and len(expansion.points) > 1:
-            forkserver.start_for(expansion.points)  # imports each library once, forks the workers
+        if servers is not None:
+            servers.close()  # every point known: the servers fork workers once all have imported
 
     from qbench.app import task
 

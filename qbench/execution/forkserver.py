@@ -67,58 +67,129 @@ def address_for(prefix: str, threads: int, target: str) -> str:
 _roots: list[subprocess.Popen] = []
 
 
-def plan(points) -> dict[int, dict[str, list[dict]]]:
-    """{threads: {adapter: backend configs}}: the servers a local sweep starts, for every forkable
-    backend of the pre-flight points, at the thread setting its workers get. Empty otherwise."""
+class NotLocal(Exception):
+    """The sweep's launcher runs its jobs elsewhere (SLURM): no fork server can serve them."""
+
+
+def server_of(point) -> tuple[int, str, dict] | None:
+    """(threads, adapter `_target_`, backend config) of the server whose workers run this pre-flight
+    point; None where it gets none (in-process, not forkable). NotLocal for a remote launcher."""
     from omegaconf import OmegaConf
 
     from qbench.execution.resources import concurrency, threads_for
 
+    launcher = point.cfg.hydra.launcher
+    if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
+        raise NotLocal(launcher.get("_target_"))
+    execution = OmegaConf.to_container(point.cfg.execution, resolve=True)
+    config = OmegaConf.to_container(point.cfg.backend, resolve=True)
+    backend = registry.instantiate_backend(config)
+    if execution["isolation"] != "process" or not forkable(backend):
+        return None
+    threads = backend.threads or threads_for({"execution": execution}, concurrency(launcher, multirun=True))
+    return threads, config["_target_"], config
+
+
+def plan(points) -> dict[int, dict[str, list[dict]]]:
+    """{threads: {adapter: backend configs}}: the servers a local sweep starts, for every forkable
+    backend of the pre-flight points, at the thread setting its workers get. Empty otherwise."""
     servers: dict[int, dict[str, list[dict]]] = {}
     for point in points:
-        launcher = point.cfg.hydra.launcher
-        if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
-            return {}  # SLURM and other remote launchers: their jobs run elsewhere
-        execution = OmegaConf.to_container(point.cfg.execution, resolve=True)
-        config = OmegaConf.to_container(point.cfg.backend, resolve=True)
-        backend = registry.instantiate_backend(config)
-        if execution["isolation"] != "process" or not forkable(backend):
-            continue
-        threads = backend.threads or threads_for({"execution": execution}, concurrency(launcher, multirun=True))
-        configs = servers.setdefault(threads, {}).setdefault(config["_target_"], [])
-        if config not in configs:
-            configs.append(config)
+        try:
+            found = server_of(point)
+        except NotLocal:
+            return {}
+        if found:
+            threads, target, config = found
+            configs = servers.setdefault(threads, {}).setdefault(target, [])
+            if config not in configs:
+                configs.append(config)
     return servers
 
 
-def start_for(points) -> None:
-    """Start the fork servers of these pre-flight points. Their sockets are bound here and handed
-    over, so a job's first request waits in its queue while the servers import."""
-    prefix = f"qbench-fork-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    for threads, groups in plan(points).items():
-        listeners = []
-        for target in groups:
+class Servers:
+    """The fork servers of one sweep, started while pre-flight composes it: each server begins
+    importing its library as soon as the first point that needs it is composed (`add`), so the
+    imports overlap the rest of pre-flight and Hydra's launch (docs/PERFORMANCE.md). No server
+    forks a worker before `close()` says every point is known and every server has imported.
+
+    The servers' sockets are bound here and handed over, so a job's first request waits in its
+    queue while they import. `wait_for`: the points seen before anything starts (2 for a sweep:
+    a one-point sweep gets a spawned worker and starts no server)."""
+
+    def __init__(self, wait_for: int = 1):
+        self.prefix = f"qbench-fork-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.roots: dict[int, socket.socket] = {}         # threads -> the channel to its root
+        self.configs: dict[tuple[int, str], list[dict]] = {}
+        self.held: list[tuple[int, str, dict]] = []
+        self.seen, self.wait_for, self.local = 0, wait_for, True
+
+    def add(self, point) -> None:
+        if not self.local:
+            return
+        try:
+            found = server_of(point)
+        except NotLocal:
+            self.local = False
+            return
+        except Exception:  # noqa: BLE001 - a point pre-flight refuses: its own check says why
+            return
+        self.seen += 1
+        self.held += [found] if found else []
+        if self.seen >= self.wait_for:
+            for held in self.held:
+                self._announce(*held)
+            self.held = []
+
+    def close(self) -> None:
+        """Every point is known: each root lets its servers serve once all of them have imported."""
+        for channel in self.roots.values():
+            channel.send(pickle.dumps({"op": "done"}))
+            channel.close()
+        if self.roots:
+            os.environ[ADDRESS_ENV] = self.prefix
+
+    def _announce(self, threads: int, target: str, config: dict) -> None:
+        known = self.configs.get((threads, target))
+        if known is None:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            listener.bind("\0" + address_for(prefix, threads, target))
+            listener.bind("\0" + address_for(self.prefix, threads, target))
             listener.listen(64)
-            listeners.append(listener)
-        env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
-        root = subprocess.Popen([sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid())],
-                                stdin=subprocess.PIPE, env=env, pass_fds=[s.fileno() for s in listeners])
-        pipes.write_message(root.stdin.fileno(), [
-            {"fd": s.fileno(), "configs": configs, "shared": list(registry.instantiate_backend(configs[0]).shared_modules)}
-            for s, configs in zip(listeners, groups.values())])
-        for listener in listeners:
+            shared = list(registry.instantiate_backend(config).shared_modules)
+            socket.send_fds(self._root(threads), [pickle.dumps({"op": "server", "target": target, "shared": shared,
+                                                                "config": config})], [listener.fileno()])
             listener.close()
-        _roots.append(root)
-    if _roots:
-        os.environ[ADDRESS_ENV] = prefix
+            self.configs[(threads, target)] = [config]
+        elif config not in known:  # another option of the same adapter: loaded by the same server
+            self._root(threads).send(pickle.dumps({"op": "config", "target": target, "config": config}))
+            known.append(config)
+
+    def _root(self, threads: int) -> socket.socket:
+        """The channel to the root of this thread setting, started first time (OpenMP and OpenBLAS
+        read their thread counts from the environment once, when they load)."""
+        if threads not in self.roots:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
+            _roots.append(subprocess.Popen(
+                [sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno()]))
+            theirs.close()
+            self.roots[threads] = ours
+        return self.roots[threads]
+
+
+def start_for(points) -> None:
+    """Start the fork servers of these pre-flight points, all known at once."""
+    servers = Servers()
+    for point in points:
+        servers.add(point)
+    servers.close()
 
 
 @atexit.register
 def stop() -> None:
-    """End this process's fork servers. Called once the sweep is over: every worker they forked
-    has served its point by then."""
+    """End this process's fork servers. Called once the sweep is over (every worker they forked
+    has served its point by then), or when pre-flight refuses the command."""
     os.environ.pop(ADDRESS_ENV, None)
     while _roots:
         root = _roots.pop()
@@ -153,80 +224,184 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
 
 
 # -- the server processes --------------------------------------------------------------------------
+class Server:
+    """The root's view of one adapter's server: its socket and configs until its unit starts, then
+    the pipes it reports each finished import on ("I") and receives its orders on."""
+
+    def __init__(self, target: str, config: dict, listener: int):
+        self.target, self.configs, self.listener = target, [config], listener
+        self.imported_read, self.imported_write = os.pipe()
+        self.go_read, self.go_write = os.pipe()
+        self.loading = 1  # imports ordered, not yet reported
+
+    def handed_over(self) -> tuple[int, int, int]:
+        """What its unit's parent needs to fork it (closed here once handed over)."""
+        return self.listener, self.imported_write, self.go_read
+
+
+class Unit:
+    """The servers that share modules (`Backend.shared_modules`: qsimcirq and pennylane both import
+    cirq), forked from one parent that imports those first; a server sharing nothing is a unit alone."""
+
+    def __init__(self, shared: tuple[str, ...]):
+        self.shared, self.servers = shared, []
+        self.channel: socket.socket | None = None  # to its parent, once started
+
+    def importing(self) -> bool:
+        return self.channel is not None and any(server.loading for server in self.servers)
+
+
 class Root:
-    """One per thread setting: starts the adapters' servers, lets at most one import per core run at
-    once, and tells them all to serve once every one has imported.
+    """One per thread setting: starts the adapters' servers as the launching process announces
+    them, lets at most one unit per core import at once, and tells them all to serve once the
+    launching process is done announcing and every server has imported.
 
-    Servers whose adapters share modules (`Backend.shared_modules`: qsimcirq and pennylane both
-    import cirq) are forked from one parent that imports those first, so the sweep imports them
-    once; each server then imports only what its own library adds. A server thus holds exactly
-    the modules its library imports in a process of its own."""
+    A server's unit may already be running when it is announced: its parent, which holds only
+    the shared modules, then forks it. A server thus holds exactly the modules its library
+    imports in a process of its own, whenever it was announced."""
 
-    def __init__(self, groups: list[dict]):
-        self.waiting = units(groups)         # [(shared modules, [groups])], started in this order
-        self.importing: dict[int, int] = {}  # the read end of a server's "imported" pipe -> its unit
-        self.go: list[int] = []              # write ends of the servers' "serve now" pipes
+    def __init__(self, channel: socket.socket):
+        self.channel = channel                  # from the launching process: servers, configs, "done"
+        self.done = False
+        self.units: dict[tuple, Unit] = {}      # shared modules (or ("", adapter)) -> unit
+        self.queue: list[Unit] = []             # announced, waiting for a core
+        self.servers: dict[str, Server] = {}    # adapter -> server
+        self.reporting: dict[int, Server] = {}  # read end of a server's "imported" pipe -> server
 
     def run(self) -> None:
         from qbench.execution.resources import usable_cores
 
         cores = usable_cores()
-        started = 0
-        while self.waiting or self.importing:
-            while self.waiting and len(set(self.importing.values())) < cores:
-                self.start(started, *self.waiting.pop(0))
-                started += 1
-            for fd in select.select([0, *self.importing], [], [])[0]:
+        while True:
+            while self.queue and sum(unit.importing() for unit in self.units.values()) < cores:
+                self.start(self.queue.pop(0))
+            if self.done and not self.queue and not any(s.loading for s in self.servers.values()):
+                break
+            watched = [0, *([] if self.done else [self.channel.fileno()]), *self.reporting]
+            for fd in select.select(watched, [], [])[0]:
                 if fd == 0:
                     if not os.read(0, 4096):
                         return  # the launching process is done (or gone): the servers die with us
-                    continue
-                os.read(fd, 1)  # imported (or died trying: its socket then refuses, jobs spawn)
-                os.close(fd)
-                del self.importing[fd]
-        for go in self.go:
-            os.write(go, b"S")
+                elif fd == self.channel.fileno():
+                    self.receive()
+                else:
+                    self.reported(fd)
+        for server in self.servers.values():
+            self.order(server, {"op": "serve"})
         while os.read(0, 4096):
             pass
 
-    def start(self, unit: int, shared: tuple[str, ...], groups: list[dict]) -> None:
-        """Fork the parent of these servers: it imports their shared modules, then forks them."""
-        pipes_ = [(os.pipe(), os.pipe()) for _ in groups]  # per server: (imported, go)
+    def receive(self) -> None:
+        try:
+            data, fds, _, _ = socket.recv_fds(self.channel, MAX_MESSAGE, 1)
+        except OSError:
+            data, fds = b"", []
+        message = pickle.loads(data) if data else {"op": "done"}  # EOF: the launcher will say no more
+        if message["op"] == "done":
+            self.done = True
+            self.channel.close()
+        elif message["op"] == "server":
+            server = self.servers[message["target"]] = Server(message["target"], message["config"], fds[0])
+            self.reporting[server.imported_read] = server
+            shared = tuple(message["shared"])
+            key = shared or ("", message["target"])
+            unit = self.units.get(key)
+            if unit is None:
+                unit = self.units[key] = Unit(shared)
+                self.queue.append(unit)
+            unit.servers.append(server)
+            if unit.channel is not None:  # its parent is running: it forks this server now
+                self.hand_over(unit, server)
+        else:  # another config of an announced adapter
+            server = self.servers[message["target"]]
+            if server.listener is not None:  # not handed over yet: it loads with the others
+                server.configs.append(message["config"])
+            else:
+                server.loading += 1
+                self.order(server, {"op": "load", "config": message["config"]})
+
+    def reported(self, fd: int) -> None:
+        server = self.reporting[fd]
+        if os.read(fd, 1):
+            server.loading -= 1
+        else:  # died importing: its socket then refuses, and jobs spawn their workers
+            server.loading = 0
+            del self.reporting[fd]
+            os.close(fd)
+
+    def order(self, server: Server, message: dict) -> None:
+        try:
+            pipes.write_message(server.go_write, message)
+        except OSError:
+            pass  # the server is gone
+
+    def held_fds(self) -> list[int]:
+        """Every descriptor this root holds, so that a forked child can close those not its own."""
+        fds = [self.channel.fileno()] if not self.done else []
+        fds += [unit.channel.fileno() for unit in self.units.values() if unit.channel is not None]
+        for server in self.servers.values():
+            fds += [server.go_write, *([server.imported_read] if server.imported_read in self.reporting else [])]
+            fds += list(server.handed_over()) if server.listener is not None else []
+        return fds
+
+    def start(self, unit: Unit) -> None:
+        """Fork the parent of this unit's servers: it imports their shared modules, then forks them."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             die_with_parent()
-            for fd in (*self.importing, *self.go, *(g["fd"] for _, later in self.waiting for g in later),
-                       *(imported[0] for imported, _ in pipes_), *(go[1] for _, go in pipes_)):
-                os.close(fd)
-            shared_seconds = import_shared(shared)
-            ends = [(group["fd"], imported_write, go_read)
-                    for group, ((_, imported_write), (go_read, _)) in zip(groups, pipes_)]
-            for number, group in enumerate(groups):
-                if os.fork() == 0:
-                    die_with_parent()
-                    for fd in (fd for other, fds in enumerate(ends) if other != number for fd in fds):
-                        os.close(fd)  # the other servers' sockets and pipes
-                    serve_group(group, ends[number][1], ends[number][2], shared_seconds)
-            for fd in (fd for fds in ends for fd in fds):
-                os.close(fd)
-            while os.read(0, 4096):  # the root's stdin is ours too: EOF once the launcher is done
-                pass
-            os._exit(0)
-        for group, ((imported_read, imported_write), (go_read, go_write)) in zip(groups, pipes_):
-            for fd in (imported_write, go_read, group["fd"]):
-                os.close(fd)
-            self.importing[imported_read] = unit
-            self.go.append(go_write)
+            keep = {theirs.fileno(), *(fd for server in unit.servers for fd in server.handed_over())}
+            for fd in self.held_fds():
+                if fd not in keep:
+                    os.close(fd)
+            ours.close()
+            unit_parent(theirs, unit.shared, [(server.configs, *server.handed_over()) for server in unit.servers])
+        theirs.close()
+        for server in unit.servers:
+            self.close_handed(server)
+        unit.channel = ours
+
+    def hand_over(self, unit: Unit, server: Server) -> None:
+        socket.send_fds(unit.channel, [pickle.dumps(server.configs)], list(server.handed_over()))
+        self.close_handed(server)
+
+    @staticmethod
+    def close_handed(server: Server) -> None:
+        for fd in server.handed_over():
+            os.close(fd)
+        server.listener = None
 
 
-def units(groups: list[dict]) -> list[tuple[tuple[str, ...], list[dict]]]:
-    """The servers' groups, gathered by the modules they share (in first-appearance order); a group
-    that shares nothing is a unit of its own."""
-    gathered: dict[tuple[str, ...] | int, tuple[tuple[str, ...], list[dict]]] = {}
-    for number, group in enumerate(groups):
-        shared = tuple(group.get("shared") or ())
-        gathered.setdefault(shared or number, (shared, []))[1].append(group)  # sharing nothing: its own unit
-    return list(gathered.values())
+def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[tuple]) -> None:
+    """The parent of a unit's servers: import the shared modules, fork the servers it has, then
+    each server the root hands over later; it ends with the root."""
+    shared_seconds = import_shared(shared)
+    for number, (configs, *fds) in enumerate(servers):
+        fork_server(configs, *fds, shared_seconds,
+                    others=[channel.fileno(), *(fd for later in servers[number + 1:] for fd in later[1:])])
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)
+        except OSError:
+            data = b""
+        if not data:
+            break
+        fork_server(pickle.loads(data), *fds, shared_seconds, others=[channel.fileno()])
+    while os.read(0, 4096):  # the root's stdin is ours too: EOF once the launcher is done
+        pass
+    os._exit(0)
+
+
+def fork_server(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float,
+                others: list[int]) -> None:
+    """Fork one server (closing, in it, the descriptors of `others`); the parent keeps none of its own."""
+    if os.fork() == 0:
+        die_with_parent()
+        for fd in others:
+            os.close(fd)
+        serve_group(configs, listener, imported_write, go_read, shared_seconds)
+    for fd in (listener, imported_write, go_read):
+        os.close(fd)
 
 
 def import_shared(modules: tuple[str, ...]) -> float:
@@ -241,21 +416,25 @@ def import_shared(modules: tuple[str, ...]) -> float:
     return time.perf_counter() - start
 
 
-def serve_group(group: dict, imported_write: int, go_read: int, shared_seconds: float) -> None:
-    """A server's life: import its adapter's library, say so, wait for the word, then serve."""
-    server = ForkServer(socket.socket(fileno=group["fd"]), go_read)
-    for config in group["configs"]:
-        server.load(config)
-    for key in server.import_seconds:
-        server.import_seconds[key] += shared_seconds
-    # What is imported now lives for the worker's whole life: out of the collector's sight, a
-    # worker's garbage collections do not touch (and so copy) every page of the libraries'
-    # objects it shares with this server (Python's documented use of gc.freeze before fork).
-    gc.freeze()
-    os.write(imported_write, b"I")
+def serve_group(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float) -> None:
+    """A server's life: import its adapter's library, say so, load what else the root orders,
+    and serve when told."""
+    server = ForkServer(socket.socket(fileno=listener), go_read)
+    message = {"op": "load", "configs": configs}
+    while message["op"] == "load":
+        for config in message.get("configs") or [message["config"]]:
+            server.load(config, shared_seconds)
+        # What is imported now lives for the worker's whole life: out of the collector's sight, a
+        # worker's garbage collections do not touch (and so copy) every page of the libraries'
+        # objects it shares with this server (Python's documented use of gc.freeze before fork).
+        gc.freeze()
+        os.write(imported_write, b"I")
+        try:
+            message = pipes.read_message(go_read)
+        except EOFError:  # the root is gone
+            os._exit(0)
     os.close(imported_write)
-    if os.read(go_read, 1) == b"S":
-        server.serve()
+    server.serve()
     os._exit(0)
 
 
@@ -272,10 +451,10 @@ class ForkServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wakeup_write)
 
-    def load(self, config: dict) -> None:
+    def load(self, config: dict, shared_seconds: float = 0.0) -> None:
         key = registry.backend_key(config)
         try:
-            self.import_seconds[key] = registry.load_backend(config)[1]
+            self.import_seconds[key] = registry.load_backend(config)[1] + shared_seconds
         except Exception as exc:  # noqa: BLE001 - a spawned worker reports it as the run's error
             self.failed[key] = f"{type(exc).__name__}: {exc}"
 
@@ -354,11 +533,7 @@ def main() -> None:
     # library's objects then lie above qbench's in the heap in both.
     from qbench.execution import timing  # noqa: F401
 
-    try:
-        groups = pipes.read_message(0)
-    except EOFError:
-        os._exit(0)
-    Root(groups).run()
+    Root(socket.socket(fileno=int(sys.argv[2]))).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 

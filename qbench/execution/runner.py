@@ -121,7 +121,7 @@ def finished_record(cfg, output_dir: Path) -> dict | None:
 def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> None:
     """Fill `record` in place: checks, then the isolated execution, then the metrics."""
     record["config"] = records.point_config(plain)
-    check_point(cfg if not isinstance(cfg, dict) else OmegaConf.create(cfg))
+    check_point(plain)
     backend = instantiate_backend(plain["backend"])
     threads = backend.threads or threads_for(plain, concurrency)
     record["run_id"] = point_run_id(plain, backend)

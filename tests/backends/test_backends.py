@@ -2,7 +2,7 @@
 import pytest
 
 from qbench.circuits import canonical as circuits
-from qbench.backends.base import RunSpec
+from qbench.backends.base import RunSpec, histogram_from_samples
 from qbench.backends.registry import instantiate_backend
 from qbench.execution.timing import measure
 from tests.helpers import assert_matches_reference, compose_point
@@ -95,3 +95,20 @@ def test_stim_stabilizer_fidelity_equals_the_state_vector_fidelity(family, n, de
             reference.state_fidelity(candidate, state), abs=1e-12)
     assert backend.state_fidelity(prepared, ideal) == pytest.approx(1.0, abs=1e-12)
     assert backend.state_fidelity(prepared, wrong_phases) < 0.99
+
+
+@pytest.mark.parametrize("n_qubits", [1, 5, 63, 64, 70])
+def test_a_histogram_counts_each_shot_under_its_bitstring_qubit_0_first(n_qubits):
+    """Up to 63 qubits shots are counted as integers, above as rows: both give each shot's own bits."""
+    import collections
+
+    import numpy as np
+
+    samples = np.random.default_rng(n_qubits).integers(0, 2, (500, n_qubits), dtype=np.uint8)
+    samples[:100] = 0
+    samples[100:150, 0] = 1  # qubit 0 alone: "1000..."
+    samples[100:150, 1:] = 0
+    expected = collections.Counter("".join(str(b) for b in row) for row in samples)
+    assert histogram_from_samples(samples) == dict(expected)
+    assert histogram_from_samples(samples)["1" + "0" * (n_qubits - 1)] >= 50
+    assert histogram_from_samples(samples.astype(bool)) == dict(expected)

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from omegaconf import OmegaConf
 
 from qbench.app.hydra_internals import args_parser
 from qbench.backends.base import RunSpec
@@ -104,11 +105,38 @@ def test_adapters_sharing_modules_have_their_servers_forked_from_one_parent(serv
     assert sorted(len(children(parent)) for parent in parents) == [1, 1, 3]
 
 
-def test_units_gather_the_servers_that_share_modules():
-    groups = [{"fd": 1, "shared": ["cirq"]}, {"fd": 2, "shared": []}, {"fd": 3, "shared": ["cirq"]},
-              {"fd": 4}, {"fd": 5, "shared": ["other"]}]
-    assert [(shared, [g["fd"] for g in members]) for shared, members in forkserver.units(groups)] == [
-        (("cirq",), [1, 3]), ((), [2]), ((), [4]), (("other",), [5])]
+def test_servers_import_while_preflight_composes_and_serve_once_it_is_done():
+    """What the launcher does (qbench.cli.launch): a server starts as soon as a composed point
+    needs it, a server announced after its unit's parent started is forked by that parent, another
+    option of a known adapter is loaded by its server, and nothing is forked before close()."""
+    launcher = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    points = [*sweep_points("backend=qsim,cirq,stim", "n_qubits=4,6", *launcher),
+              *sweep_points("backend=cirq", "backend.precision=double", "n_qubits=4,6", *launcher)]
+    assert [p.cfg.backend.name for p in points] == ["qsim", "qsim", "cirq", "cirq", "stim", "stim", "cirq", "cirq"]
+    servers = forkserver.Servers(wait_for=2)
+    try:
+        servers.add(points[0])
+        assert forkserver._roots == []  # one point so far: a one-point sweep starts nothing
+        servers.add(points[1])
+        (root,) = forkserver._roots
+        (parent,) = wait_for_children(root.pid, 1)  # qsim's unit (it shares cirq): importing during "pre-flight"
+        wait_for_children(parent, 1)
+        for point in points[2:]:
+            servers.add(point)
+        cirq = [OmegaConf.to_container(p.cfg.backend, resolve=True) for p in (points[2], points[6])]
+        assert cirq[0]["precision"] == "single" and cirq[1]["precision"] == "double"
+        assert forkserver.plan(points)[1][cirq[0]["_target_"]] == cirq  # both options, one server
+        assert forkserver.ADDRESS_ENV not in os.environ  # jobs cannot ask before close()
+        servers.close()
+        for config in (backend_config(points, "qsim"), *cirq, backend_config(points, "stim")):
+            outcome = pool.run_isolated(request(config), 120, 1, None)
+            assert outcome["worker"] == "forked", config
+            assert_matches_reference(outcome, 4, 1000)
+        parents = children(root.pid)
+        # cirq's server came late to qsim's running unit and was forked by its parent; stim: a unit alone
+        assert sorted(len(children(p)) for p in parents) == [1, 2]
+    finally:
+        forkserver.stop()
 
 
 SHARED_PROBE = "import importlib, json, sys; [importlib.import_module(m) for m in sys.argv[1].split(',')]; " \
