@@ -1,11 +1,12 @@
 """The fork servers of a local sweep: each library imported once, one loaded worker forked per point.
 
 Importing a simulator costs seconds per process (docs/PERFORMANCE.md), more than most points
-take. After pre-flight, `qbench.cli.launch` calls `start_for(points)` for a local multirun (basic
-or joblib launcher, `execution.isolation=process`). For each thread setting of the sweep's
+take. For a local multirun (basic or joblib launcher, `execution.isolation=process`),
+`qbench.cli.launch` hands each point to `Servers.add` as pre-flight composes it, so the imports
+overlap the rest of pre-flight and Hydra's launch. For each thread setting of the sweep's
 forkable points (OpenMP and OpenBLAS read their thread counts once, when they load) it starts a
-root process, which forks one server per adapter (`_target_`); that server imports the adapter's
-library, then forks one worker per request. Adapters whose libraries import the same modules
+root process, which forks one server per adapter (`_target_`) as the adapter is announced; that
+server imports the adapter's library, then forks one worker per request. Adapters whose libraries import the same modules
 (`Backend.shared_modules`: cirq, under qsimcirq and pennylane) have their servers forked from one
 parent that imported those once. Every point therefore starts from the same state,
 whatever points ran before it: that of a process which has imported qbench's worker code and
