@@ -48,7 +48,6 @@ import uuid
 from qbench import pipes
 from qbench.backends import registry
 from qbench.execution.lifetime import die_with_parent
-from qbench.execution.resources import concurrency, usable_cores
 from qbench.execution.workers import THREAD_ENV, ForkedWorker, serve
 
 ADDRESS_ENV = "QBENCH_FORKSERVER"  # prefix of the servers' abstract unix socket names, inherited by jobs
@@ -78,7 +77,7 @@ def server_of(point) -> tuple[int, str, dict] | None:
     point; None where it gets none (in-process, not forkable). NotLocal for a remote launcher."""
     from omegaconf import OmegaConf
 
-    from qbench.execution.resources import threads_for
+    from qbench.execution.resources import concurrency, threads_for
 
     launcher = point.cfg.hydra.launcher
     if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
@@ -125,14 +124,12 @@ class Servers:
         self.configs: dict[tuple[int, str], list[dict]] = {}
         self.held: list[tuple[int, str, dict]] = []
         self.seen, self.wait_for, self.local = 0, wait_for, True
-        self.jobs = 1  # points the launcher runs at once
 
     def add(self, point) -> None:
         if not self.local:
             return
         try:
             found = server_of(point)
-            self.jobs = concurrency(point.cfg.hydra.launcher, multirun=True)
         except NotLocal:
             self.local = False
             return
@@ -175,8 +172,8 @@ class Servers:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
             _roots.append(subprocess.Popen(
-                [sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid()), str(theirs.fileno()),
-                 str(threads), str(self.jobs)], stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno()]))
+                [sys.executable, "-m", "qbench.execution.forkserver", str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno()]))
             theirs.close()
             self.roots[threads] = ours
         return self.roots[threads]
@@ -237,7 +234,6 @@ class Server:
         self.imported_read, self.imported_write = os.pipe()
         self.go_read, self.go_write = os.pipe()
         self.loading = 1  # imports ordered, not yet reported
-        self.unit: Unit | None = None
 
     def handed_over(self) -> tuple[int, int, int]:
         """What its unit's parent needs to fork it (closed here once handed over)."""
@@ -251,7 +247,6 @@ class Unit:
     def __init__(self, shared: tuple[str, ...]):
         self.shared, self.servers = shared, []
         self.channel: socket.socket | None = None  # to its parent, once started
-        self.slot = False                          # it holds a slot while it imports
 
     def importing(self) -> bool:
         return self.channel is not None and any(server.loading for server in self.servers)
@@ -259,26 +254,15 @@ class Unit:
 
 class Root:
     """One per thread setting: starts the adapters' servers as the launching process announces
-    them, and shares the machine's cores between imports and workers.
-
-    The cores are counted in slots (cores // threads, at least 1): an importing unit holds one,
-    and so does every worker a server forks (it takes a token from the root's pipe and gives it
-    back when the worker ends). An import therefore never runs beside more workers than the free
-    cores hold, and workers start on the cores the imports leave free instead of waiting for the
-    last import (the sweep's longest, pennylane after cirq, left a core idle ~1.3 s). Once the
-    launching process is done announcing and every server has imported, a launcher that runs more
-    points at once than there are slots (`n_jobs` above the cores) gets its extra tokens.
+    them, lets at most one unit per core import at once, and tells them all to serve once the
+    launching process is done announcing and every server has imported.
 
     A server's unit may already be running when it is announced: its parent, which holds only
     the shared modules, then forks it. A server thus holds exactly the modules its library
     imports in a process of its own, whenever it was announced."""
 
-    def __init__(self, channel: socket.socket, threads: int, jobs: int):
+    def __init__(self, channel: socket.socket):
         self.channel = channel                  # from the launching process: servers, configs, "done"
-        self.slots = self.stock = max(1, usable_cores() // max(1, threads))  # stock: the slots held here
-        self.jobs = jobs
-        self.tokens = os.pipe()                 # a byte per free slot, taken by servers for their workers
-        os.set_blocking(self.tokens[0], False)
         self.done = False
         self.units: dict[tuple, Unit] = {}      # shared modules (or ("", adapter)) -> unit
         self.queue: list[Unit] = []             # announced, waiting for a core
@@ -286,41 +270,27 @@ class Root:
         self.reporting: dict[int, Server] = {}  # read end of a server's "imported" pipe -> server
 
     def run(self) -> None:
+        from qbench.execution.resources import usable_cores
+
+        cores = usable_cores()
         while True:
-            self.start_queued()
+            while self.queue and sum(unit.importing() for unit in self.units.values()) < cores:
+                self.start(self.queue.pop(0))
             if self.done and not self.queue and not any(s.loading for s in self.servers.values()):
                 break
-            watched = [0, *([] if self.done else [self.channel.fileno()]), *self.reporting,
-                       *([self.tokens[0]] if self.queue else [])]
+            watched = [0, *([] if self.done else [self.channel.fileno()]), *self.reporting]
             for fd in select.select(watched, [], [])[0]:
                 if fd == 0:
                     if not os.read(0, 4096):
                         return  # the launching process is done (or gone): the servers die with us
                 elif fd == self.channel.fileno():
                     self.receive()
-                elif fd in self.reporting:
+                else:
                     self.reported(fd)
-        if self.jobs > self.slots:  # more points at once than cores, as the user asked: after the imports
-            os.write(self.tokens[1], b"T" * (self.jobs - self.slots))
+        for server in self.servers.values():
+            self.order(server, {"op": "serve"})
         while os.read(0, 4096):
             pass
-
-    def start_queued(self) -> None:
-        """Start waiting units while a slot is free (one given back by a worker counts too); the
-        slots no unit waits for go to the workers."""
-        while self.queue:
-            if not self.stock:
-                try:
-                    self.stock += len(os.read(self.tokens[0], 1))
-                except BlockingIOError:
-                    return
-            self.stock -= 1
-            unit = self.queue.pop(0)
-            unit.slot = True
-            self.start(unit)
-        if self.stock:
-            os.write(self.tokens[1], b"T" * self.stock)
-            self.stock = 0
 
     def receive(self) -> None:
         try:
@@ -341,7 +311,6 @@ class Root:
                 unit = self.units[key] = Unit(shared)
                 self.queue.append(unit)
             unit.servers.append(server)
-            server.unit = unit
             if unit.channel is not None:  # its parent is running: it forks this server now
                 self.hand_over(unit, server)
         else:  # another config of an announced adapter
@@ -350,7 +319,7 @@ class Root:
                 server.configs.append(message["config"])
             else:
                 server.loading += 1
-                self.order(server, {"op": "load", "configs": [message["config"]]})
+                self.order(server, {"op": "load", "config": message["config"]})
 
     def reported(self, fd: int) -> None:
         server = self.reporting[fd]
@@ -360,10 +329,6 @@ class Root:
             server.loading = 0
             del self.reporting[fd]
             os.close(fd)
-        unit = server.unit
-        if unit.slot and not unit.importing():  # its imports are done: the slot goes to a unit or a worker
-            unit.slot = False
-            self.stock += 1  # start_queued gives it to the next unit, or to the workers
 
     def order(self, server: Server, message: dict) -> None:
         try:
@@ -373,7 +338,7 @@ class Root:
 
     def held_fds(self) -> list[int]:
         """Every descriptor this root holds, so that a forked child can close those not its own."""
-        fds = [*self.tokens, *([self.channel.fileno()] if not self.done else [])]
+        fds = [self.channel.fileno()] if not self.done else []
         fds += [unit.channel.fileno() for unit in self.units.values() if unit.channel is not None]
         for server in self.servers.values():
             fds += [server.go_write, *([server.imported_read] if server.imported_read in self.reporting else [])]
@@ -386,13 +351,12 @@ class Root:
         pid = os.fork()
         if pid == 0:
             die_with_parent()
-            keep = {theirs.fileno(), *self.tokens, *(fd for server in unit.servers for fd in server.handed_over())}
+            keep = {theirs.fileno(), *(fd for server in unit.servers for fd in server.handed_over())}
             for fd in self.held_fds():
                 if fd not in keep:
                     os.close(fd)
             ours.close()
-            unit_parent(theirs, unit.shared, [(server.configs, *server.handed_over()) for server in unit.servers],
-                        self.tokens)
+            unit_parent(theirs, unit.shared, [(server.configs, *server.handed_over()) for server in unit.servers])
         theirs.close()
         for server in unit.servers:
             self.close_handed(server)
@@ -409,12 +373,12 @@ class Root:
         server.listener = None
 
 
-def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[tuple], tokens: tuple[int, int]) -> None:
+def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[tuple]) -> None:
     """The parent of a unit's servers: import the shared modules, fork the servers it has, then
     each server the root hands over later; it ends with the root."""
     shared_seconds = import_shared(shared)
     for number, (configs, *fds) in enumerate(servers):
-        fork_server(configs, *fds, shared_seconds, tokens,
+        fork_server(configs, *fds, shared_seconds,
                     others=[channel.fileno(), *(fd for later in servers[number + 1:] for fd in later[1:])])
     while True:
         try:
@@ -423,20 +387,20 @@ def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[t
             data = b""
         if not data:
             break
-        fork_server(pickle.loads(data), *fds, shared_seconds, tokens, others=[channel.fileno()])
+        fork_server(pickle.loads(data), *fds, shared_seconds, others=[channel.fileno()])
     while os.read(0, 4096):  # the root's stdin is ours too: EOF once the launcher is done
         pass
     os._exit(0)
 
 
 def fork_server(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float,
-                tokens: tuple[int, int], others: list[int]) -> None:
+                others: list[int]) -> None:
     """Fork one server (closing, in it, the descriptors of `others`); the parent keeps none of its own."""
     if os.fork() == 0:
         die_with_parent()
         for fd in others:
             os.close(fd)
-        serve_group(configs, listener, imported_write, go_read, shared_seconds, tokens)
+        serve_group(configs, listener, imported_write, go_read, shared_seconds)
     for fd in (listener, imported_write, go_read):
         os.close(fd)
 
@@ -453,25 +417,33 @@ def import_shared(modules: tuple[str, ...]) -> float:
     return time.perf_counter() - start
 
 
-def serve_group(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float,
-                tokens: tuple[int, int]) -> None:
-    """A server's life: import its adapter's library, say so, then serve (and load what else the
-    root orders) until the root is gone."""
-    server = ForkServer(socket.socket(fileno=listener), go_read, imported_write, tokens, shared_seconds)
-    server.load_all(configs)
+def serve_group(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float) -> None:
+    """A server's life: import its adapter's library, say so, load what else the root orders,
+    and serve when told."""
+    server = ForkServer(socket.socket(fileno=listener), go_read)
+    message = {"op": "load", "configs": configs}
+    while message["op"] == "load":
+        for config in message.get("configs") or [message["config"]]:
+            server.load(config, shared_seconds)
+        # What is imported now lives for the worker's whole life: out of the collector's sight, a
+        # worker's garbage collections do not touch (and so copy) every page of the libraries'
+        # objects it shares with this server (Python's documented use of gc.freeze before fork).
+        gc.freeze()
+        os.write(imported_write, b"I")
+        try:
+            message = pipes.read_message(go_read)
+        except EOFError:  # the root is gone
+            os._exit(0)
+    os.close(imported_write)
     server.serve()
     os._exit(0)
 
 
 class ForkServer:
-    """The server of one adapter: its library imported, one worker forked per request, each once
-    it has a slot (a token from the root's pipe, given back when the worker ends)."""
+    """The server of one adapter: its library imported, one worker forked per request."""
 
-    def __init__(self, listener: socket.socket, root: int, imported: int, tokens: tuple[int, int],
-                 shared_seconds: float):
-        self.listener, self.root = listener, root      # root: the root's orders; EOF once it is gone
-        self.imported, self.tokens, self.shared_seconds = imported, tokens, shared_seconds
-        self.pending: list[socket.socket] = []         # requests waiting for a slot
+    def __init__(self, listener: socket.socket, root: int):
+        self.listener, self.root = listener, root      # root: readable (EOF) once the root is gone
         self.children: dict[int, socket.socket] = {}   # pid -> the requester's control connection
         self.import_seconds: dict[str, float] = {}     # reported once per backend, with its first worker
         self.failed: dict[str, str] = {}               # backend -> why its import failed
@@ -480,59 +452,38 @@ class ForkServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wakeup_write)
 
-    def load_all(self, configs: list[dict]) -> None:
-        """Import these configs' library and say so to the root (one "I" per order)."""
-        for config in configs:
-            key = registry.backend_key(config)
-            try:
-                self.import_seconds[key] = registry.load_backend(config)[1] + self.shared_seconds
-            except Exception as exc:  # noqa: BLE001 - a spawned worker reports it as the run's error
-                self.failed[key] = f"{type(exc).__name__}: {exc}"
-        # What is imported now lives for the worker's whole life: out of the collector's sight, a
-        # worker's garbage collections do not touch (and so copy) every page of the libraries'
-        # objects it shares with this server (Python's documented use of gc.freeze before fork).
-        gc.freeze()
-        os.write(self.imported, b"I")
+    def load(self, config: dict, shared_seconds: float = 0.0) -> None:
+        key = registry.backend_key(config)
+        try:
+            self.import_seconds[key] = registry.load_backend(config)[1] + shared_seconds
+        except Exception as exc:  # noqa: BLE001 - a spawned worker reports it as the run's error
+            self.failed[key] = f"{type(exc).__name__}: {exc}"
 
     def serve(self) -> None:
         while True:
-            watched = [self.listener, self.root, self.wakeup_read, *([self.tokens[0]] if self.pending else [])]
-            ready = select.select(watched, [], [])[0]
+            ready = select.select([self.listener, self.root, self.wakeup_read], [], [])[0]
             if self.wakeup_read in ready:
                 os.read(self.wakeup_read, 4096)
             self.reap()
             if self.root in ready:
-                try:
-                    self.load_all(pipes.read_message(self.root)["configs"])  # the root's only order
-                except EOFError:
-                    return  # the root (and so the launching process) is gone
+                return  # the root (and so the launching process) is gone
             if self.listener in ready:
-                self.pending.append(self.listener.accept()[0])
-            while self.pending and self.take_slot():
-                if not self.fork_for(self.pending.pop(0)):
-                    os.write(self.tokens[1], b"T")
+                self.fork_for(self.listener.accept()[0])
 
-    def take_slot(self) -> bool:
-        try:
-            return bool(os.read(self.tokens[0], 1))
-        except BlockingIOError:
-            return False
-
-    def fork_for(self, control: socket.socket) -> bool:
-        """Fork a worker for this request (True), or refuse it (False)."""
+    def fork_for(self, control: socket.socket) -> None:
         try:
             data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
             request = pickle.loads(data)
             channel = fds[0]
         except (OSError, EOFError, IndexError, pickle.UnpicklingError):
             control.close()
-            return False
+            return
         key = registry.backend_key(request["backend"])
         if key not in self.import_seconds:  # not preloaded (or it failed): never imported beside a worker
             os.close(channel)
             control.sendall(pickle.dumps({"ok": False, "message": self.failed.get(key, "not preloaded")}))
             control.close()
-            return False
+            return
         pid = os.fork()
         if pid == 0:
             self.become_worker(channel, control, request["memory_limit_gb"])
@@ -540,16 +491,15 @@ class ForkServer:
         control.sendall(pickle.dumps({"ok": True, "pid": pid, "import_seconds": self.import_seconds[key]}))
         self.import_seconds[key] = 0.0  # the import is paid once, reported with the first point
         self.children[pid] = control
-        return True
 
     def become_worker(self, channel: int, control: socket.socket, memory_limit_gb: float | None) -> None:
         die_with_parent()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for sock in (self.listener, control, *self.children.values(), *self.pending):
+        for sock in (self.listener, control, *self.children.values()):
             sock.close()
-        for fd in (self.wakeup_read, self.root, self.imported, *self.tokens):
-            os.close(fd)
+        os.close(self.wakeup_read)
+        os.close(self.root)
         if memory_limit_gb:
             limit = int(memory_limit_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -568,7 +518,6 @@ class ForkServer:
                 return
             control = self.children.pop(pid, None)
             if control is not None:
-                os.write(self.tokens[1], b"T")  # its slot is free again
                 try:
                     control.sendall(pickle.dumps({"exit": os.waitstatus_to_exitcode(status)}))
                 except OSError:
@@ -585,7 +534,7 @@ def main() -> None:
     # library's objects then lie above qbench's in the heap in both.
     from qbench.execution import timing  # noqa: F401
 
-    Root(socket.socket(fileno=int(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])).run()
+    Root(socket.socket(fileno=int(sys.argv[2]))).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 

@@ -22,8 +22,6 @@ class FaultyBackend(Backend):
     def load(self):
         if self.options.get("fault") == "hang_import":  # a library whose import never returns
             time.sleep(3600)
-        if self.options.get("fault") == "slow_import":  # a library that takes its time to import
-            time.sleep(float(self.options.get("seconds", 1.5)))
         super().load()
 
     def prepare(self, circuit, spec):
