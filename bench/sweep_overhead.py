@@ -3,7 +3,8 @@
 1. runs bench/plain_loop.py (one process, no qbench) and times it from the shell's view;
 2. runs the same 45-point GHZ sweep through qbench, as a user would: joblib launcher with
    2 workers, MLflow on, 1 warm-up, 3 timed repetitions, 1000 shots;
-3. runs the same sweep again with `tracking.enabled=false`, to show what MLflow costs;
+3. runs the same sweep again with `tracking.enabled=false`, to show what MLflow costs, and once
+   more with MLflow into the store the first sweep created (a user's second sweep: no migrations);
 4. compares wall times and CPU-seconds, the per-run fixed overhead (a run's wall time minus
    its timed work), and, for every point taking at least 10 ms, qbench's
    execution_time_seconds against the plain loop's median for the same library call (goal:
@@ -56,6 +57,8 @@ def run_side(side: str, tmp: Path) -> dict:
         command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out", str(tmp / "plain.json")]
     elif side == "qbench":
         command = [sys.executable, "-m", "qbench", *SWEEP]
+    elif side == "again":  # MLflow on, into the store the "qbench" side created: no migrations
+        command = [sys.executable, "-m", "qbench", *SWEEP, "hydra.sweep.dir=again"]
     else:  # the same sweep without MLflow, into another folder: what tracking itself costs
         command = [sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false", "hydra.sweep.dir=untracked"]
     wall, done = timed(command, ROOT if side == "plain" else tmp)
@@ -64,10 +67,13 @@ def run_side(side: str, tmp: Path) -> dict:
 
 
 def one_round(tmp: Path, number: int) -> dict:
-    """The plain loop, the qbench sweep and the sweep without MLflow, once each, into `tmp`; the
-    order is reversed every other round, so that going first or last favours no side."""
+    """The plain loop, the qbench sweep (then again into its store) and the sweep without MLflow,
+    once each, into `tmp`; the order is reversed every other round, so that going first or last
+    favours no side."""
     sides = ["plain", "qbench", "untracked"]
-    order = sides if number % 2 == 0 else sides[::-1]
+    order = list(sides) if number % 2 == 0 else sides[::-1]
+    order.insert(order.index("qbench") + 1, "again")  # the store exists only after the first tracked sweep
+    sides = order
     measured = {side: run_side(side, tmp) for side in order}
     return {**{f"{side}_{key}": value for side in sides for key, value in measured[side].items()},
             "order": order, "plain_rows": json.loads((tmp / "plain.json").read_text())["rows"],
@@ -89,7 +95,8 @@ def main() -> int:
             rounds.append(one_round(Path(tmp), number))
         r = rounds[-1]
         print(f"round {number + 1} ({' -> '.join(r['order'])}): plain {r['plain_wall']:.1f} s, "
-              f"qbench {r['qbench_wall']:.1f} s, without MLflow {r['untracked_wall']:.1f} s", flush=True)
+              f"qbench {r['qbench_wall']:.1f} s (store existing: {r['again_wall']:.1f} s), "
+              f"without MLflow {r['untracked_wall']:.1f} s", flush=True)
     median = statistics.median
 
     def med(key: str) -> float:
@@ -118,6 +125,7 @@ def main() -> int:
     plain_wall, qbench_wall, untracked_wall = med("plain_wall"), med("qbench_wall"), med("untracked_wall")
     ratio = median(r["qbench_wall"] / r["plain_wall"] for r in rounds)
     untracked_ratio = median(r["untracked_wall"] / r["plain_wall"] for r in rounds)
+    again_ratio = median(r["again_wall"] / r["plain_wall"] for r in rounds)
     result = {
         "benchmark": "sweep_overhead", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
@@ -129,10 +137,12 @@ def main() -> int:
         "wall_ratio_qbench_over_plain": ratio, "wall_ratio_of_median_walls": qbench_wall / plain_wall,
         "wall_ratio_per_round": [r["qbench_wall"] / r["plain_wall"] for r in rounds],
         "walls_per_round": [{"order": r["order"], "plain": r["plain_wall"], "qbench": r["qbench_wall"],
-                             "without_mlflow": r["untracked_wall"]} for r in rounds],
+                             "store_existing": r["again_wall"], "without_mlflow": r["untracked_wall"]}
+                            for r in rounds],
         "plain_loop_cpu_seconds": med("plain_cpu"), "qbench_cpu_seconds": med("qbench_cpu"),
         "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": med("untracked_cpu"),
         "wall_ratio_without_mlflow": untracked_ratio,
+        "qbench_store_existing_wall_seconds": med("again_wall"), "wall_ratio_store_existing": again_ratio,
         "run_overhead_median_seconds": median(overheads),
         "timing_points_checked": len(checked), "timing_points_outside_10_percent": outside, "points": points,
     }
@@ -140,6 +150,7 @@ def main() -> int:
     print(f"median of {len(rounds)} rounds (ratios: median of each round's): plain loop {plain_wall:.1f} s "
           f"({med('plain_cpu'):.1f} CPU s), "
           f"qbench {qbench_wall:.1f} s ({med('qbench_cpu'):.1f} CPU s), ratio {ratio:.2f}; "
+          f"store existing {med('again_wall'):.1f} s, ratio {again_ratio:.2f}; "
           f"without MLflow {untracked_wall:.1f} s ({med('untracked_cpu'):.1f} CPU s), "
           f"ratio {untracked_ratio:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms; "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
