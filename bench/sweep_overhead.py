@@ -73,9 +73,8 @@ def one_round(tmp: Path, number: int) -> dict:
     sides = ["plain", "qbench", "untracked"]
     order = list(sides) if number % 2 == 0 else sides[::-1]
     order.insert(order.index("qbench") + 1, "again")  # the store exists only after the first tracked sweep
-    sides = order
     measured = {side: run_side(side, tmp) for side in order}
-    return {**{f"{side}_{key}": value for side in sides for key, value in measured[side].items()},
+    return {**{f"{side}_{key}": value for side, values in measured.items() for key, value in values.items()},
             "order": order, "plain_rows": json.loads((tmp / "plain.json").read_text())["rows"],
             "records": [json.loads(p.read_text()) for p in tmp.glob("outputs/bench_*/*/result.json")]}
 

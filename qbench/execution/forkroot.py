@@ -120,7 +120,7 @@ class Root:
                 server.configs.append(message["config"])
             else:
                 server.loading += 1
-                self.order(server, {"op": "load", "config": message["config"]})
+                self.order(server, {"op": "load", "configs": [message["config"]]})
 
     def reported(self, fd: int) -> None:
         server = self.reporting[fd]
@@ -224,7 +224,7 @@ def serve_group(configs: list[dict], listener: int, imported_write: int, go_read
     server = ForkServer(socket.socket(fileno=listener), go_read)
     message = {"op": "load", "configs": configs}
     while message["op"] == "load":
-        for config in message.get("configs") or [message["config"]]:
+        for config in message["configs"]:
             server.load(config, shared_seconds)
         # What is imported now lives for the worker's whole life: out of the collector's sight, a
         # worker's garbage collections do not touch (and so copy) every page of the libraries'

@@ -87,7 +87,7 @@ def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) ->
     plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
     record = _new_record(plain, benchmark_id)
     try:
-        _fill_record(record, cfg, plain, Path(output_dir), concurrency)
+        _fill_record(record, plain, Path(output_dir), concurrency)
     except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
         record.update(status="error", reason=f"{type(exc).__name__}: {exc}",
                       error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()})
@@ -118,7 +118,7 @@ def finished_record(cfg, output_dir: Path) -> dict | None:
     return existing if existing.get("run_id") == run_id else None
 
 
-def _fill_record(record: dict, cfg, plain: dict, output_dir: Path, concurrency: int) -> None:
+def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int) -> None:
     """Fill `record` in place: checks, then the isolated execution, then the metrics."""
     record["config"] = records.point_config(plain)
     check_point(plain)

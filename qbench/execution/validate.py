@@ -31,10 +31,9 @@ class _Fields(dict):
     plain data already, and reading it so is ~20x cheaper than through OmegaConf's nodes."""
 
     def __getattr__(self, key):
-        try:
-            return self.get(key) if key in self else self[key]
-        except KeyError:
-            raise AttributeError(key) from None
+        if key not in self:
+            raise AttributeError(key)
+        return self.get(key)
 
     def get(self, key, default=None):
         value = dict.get(self, key, default)
