@@ -21,6 +21,8 @@ import time
 
 from qbench import pipes
 from qbench.backends import registry
+from qbench.backends.base import RunSpec
+from qbench.circuits import canonical as circuits
 from qbench.execution.forkserver import MAX_MESSAGE
 from qbench.execution.lifetime import die_with_parent
 from qbench.execution.workers import serve
@@ -240,6 +242,17 @@ def serve_group(configs: list[dict], listener: int, imported_write: int, go_read
     os._exit(0)
 
 
+def first_conversion(backend) -> None:
+    """Convert one small circuit with the loaded adapter, untimed, and drop it. A library's first
+    conversion builds what it keeps for every later one (cirq's and qsim's take twice as long in a
+    fork without it); done once here, every worker starts with it done, as a user's script has it
+    done before its timed runs. Only `prepare`: nothing is simulated in the server."""
+    try:
+        backend.prepare(circuits.build("ghz", 2, None, 0), RunSpec(shots=1, seed=0, threads=1))
+    except Exception:  # noqa: BLE001 - the point's own conversion reports what is wrong
+        pass
+
+
 class ForkServer:
     """The server of one adapter: its library imported, one worker forked per request."""
 
@@ -248,6 +261,7 @@ class ForkServer:
         self.children: dict[int, socket.socket] = {}   # pid -> the requester's control connection
         self.import_seconds: dict[str, float] = {}     # reported once per backend, with its first worker
         self.failed: dict[str, str] = {}               # backend -> why its import failed
+        self.spare: tuple[int, socket.socket] | None = None  # a worker forked ahead of its point, and its hand
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(wakeup_write, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -256,20 +270,29 @@ class ForkServer:
     def load(self, config: dict, shared_seconds: float = 0.0) -> None:
         key = registry.backend_key(config)
         try:
-            self.import_seconds[key] = registry.load_backend(config)[1] + shared_seconds
+            backend, seconds = registry.load_backend(config)
         except Exception as exc:  # noqa: BLE001 - a spawned worker reports it as the run's error
             self.failed[key] = f"{type(exc).__name__}: {exc}"
+            return
+        self.import_seconds[key] = seconds + shared_seconds
+        first_conversion(backend)
+
 
     def serve(self) -> None:
         while True:
             ready = select.select([self.listener, self.root, self.wakeup_read], [], [])[0]
             if self.wakeup_read in ready:
                 os.read(self.wakeup_read, 4096)
-            self.reap()
+            worker_ended = self.reap()
             if self.root in ready:
                 return  # the root (and so the launching process) is gone
             if self.listener in ready:
                 self.fork_for(self.listener.accept()[0])
+            if worker_ended and self.spare is None:
+                # The next point's worker is forked now, while the last point's job writes its
+                # record, not when the next job asks: the fork of a loaded server (ms, growing with
+                # its size) leaves the point's own path. At most one per server goes unused.
+                self.fork_spare()
 
     def fork_for(self, control: socket.socket) -> None:
         try:
@@ -285,22 +308,62 @@ class ForkServer:
             control.sendall(pickle.dumps({"ok": False, "message": self.failed.get(key, "not preloaded")}))
             control.close()
             return
-        pid = os.fork()
-        if pid == 0:
-            self.become_worker(channel, control, request["memory_limit_gb"])
+        pid = self.hand_to_spare(channel, request["memory_limit_gb"])
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                self.leave_server(control)
+                self.work(channel, request["memory_limit_gb"])
         os.close(channel)
         control.sendall(pickle.dumps({"ok": True, "pid": pid, "import_seconds": self.import_seconds[key]}))
         self.import_seconds[key] = 0.0  # the import is paid once, reported with the first point
         self.children[pid] = control
 
-    def become_worker(self, channel: int, control: socket.socket, memory_limit_gb: float | None) -> None:
+    def fork_spare(self) -> None:
+        """Fork a worker that waits, as forked from this server's state, for the channel of its point."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            self.leave_server(ours)
+            try:
+                data, fds, _, _ = socket.recv_fds(theirs, MAX_MESSAGE, 1)
+            except OSError:
+                data, fds = b"", []
+            theirs.close()
+            if not data or not fds:
+                os._exit(0)  # the server ended (the sweep is done) before a point came
+            self.work(fds[0], pickle.loads(data))
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def hand_to_spare(self, channel: int, memory_limit_gb: float | None) -> int | None:
+        """Give the point's channel to the waiting spare: its pid, or None when there is none (or it died)."""
+        if self.spare is None:
+            return None
+        pid, hand = self.spare
+        self.spare = None
+        try:
+            socket.send_fds(hand, [pickle.dumps(memory_limit_gb)], [channel])
+        except OSError:  # killed while it waited: the caller forks one now
+            return None
+        finally:
+            hand.close()
+        return pid
+
+    def leave_server(self, *sockets: socket.socket) -> None:
+        """In a forked child: none of the server's descriptors or signal handling."""
         die_with_parent()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for sock in (self.listener, control, *self.children.values()):
+        spare = [self.spare[1]] if self.spare else []
+        for sock in (self.listener, *sockets, *spare, *self.children.values()):
             sock.close()
         os.close(self.wakeup_read)
         os.close(self.root)
+
+    @staticmethod
+    def work(channel: int, memory_limit_gb: float | None) -> None:
+        """A worker's life: capped, it serves its one point over `channel`, then ends."""
         if memory_limit_gb:
             limit = int(memory_limit_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -309,16 +372,22 @@ class ForkServer:
         finally:
             os._exit(0)
 
-    def reap(self) -> None:
+    def reap(self) -> bool:
+        """Collect ended children and report each worker's exit to its job; whether a worker ended."""
+        worker_ended = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                return worker_ended
             if pid == 0:
-                return
+                return worker_ended
+            if self.spare and self.spare[0] == pid:  # the spare died waiting (killed): none now
+                self.spare[1].close()
+                self.spare = None
             control = self.children.pop(pid, None)
             if control is not None:
+                worker_ended = True
                 try:
                     control.sendall(pickle.dumps({"exit": os.waitstatus_to_exitcode(status)}))
                 except OSError:

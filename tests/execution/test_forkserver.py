@@ -174,6 +174,78 @@ def test_a_forked_point_starts_from_the_servers_state_not_the_last_points(server
     assert {o["heap"] for o in (alone, large, after)} == {"default"}
 
 
+def servers_of(root_pid: int, count: int) -> list[int]:
+    """The pids of the servers below a root (root -> one parent per unit -> its servers)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [pid for parent in children(root_pid) for pid in children(parent)]
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} servers below {root_pid}")
+
+
+def the_spare(server_pid: int, not_pid: int | None = None, seconds: float = 60) -> int:
+    """The one worker a server holds forked ahead, once the last point's worker is gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = children(server_pid)  # the last worker, until the server has reaped it, and the spare
+        if len(found) == 1 and found[0] != not_pid:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"server {server_pid} holds no spare worker: children {children(server_pid)}")
+
+
+def test_the_next_points_worker_is_forked_ahead_while_the_last_points_job_finishes(server):
+    """Once a point's worker has ended, its server forks the next one at once, and hands the next
+    point to it: that fork is not on the next point's path. A spare killed while it waits is
+    replaced by a fork on demand; a spare ends with its server."""
+    points, _ = server("backend=stim", "n_qubits=4,6", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    stim = backend_config(points, "stim")
+    (root,) = forkserver._roots
+    first = forkserver.fork_worker(stim, 1, None)  # the first point: forked on demand (no spare yet)
+    (server_pid,) = servers_of(root.pid, 1)
+    assert children(server_pid) == [first.pid]
+    first.kill()
+    spare = the_spare(server_pid, not_pid=first.pid)
+    second = forkserver.fork_worker(stim, 1, None)
+    assert second.pid == spare  # the point went to the worker forked ahead
+    second.kill()
+    for n_qubits in (4, 6):  # a handed-over spare measures exactly
+        spare = the_spare(server_pid, not_pid=spare)
+        outcome = pool.run_isolated(request(stim, n_qubits), 60, 1, None)
+        assert outcome["worker"] == "forked"
+        assert_matches_reference(outcome, n_qubits, 1000)
+        assert wait_until_gone(spare)  # it served this point and ended
+    spare = the_spare(server_pid, not_pid=spare)
+    os.kill(spare, signal.SIGKILL)  # dies waiting: the next point is forked on demand
+    assert wait_until_gone(spare)
+    outcome = pool.run_isolated(request(stim, 4), 60, 1, None)
+    assert outcome["worker"] == "forked"
+    assert_matches_reference(outcome, 4, 1000)
+    spare = the_spare(server_pid, not_pid=spare)
+    forkserver.stop()
+    assert wait_until_gone(spare) and wait_until_gone(server_pid)
+
+
+def test_the_server_converts_a_small_circuit_before_any_worker_is_forked(server, tmp_path):
+    """A library's first conversion builds what later ones reuse: the server does it once (only
+    `prepare`, nothing simulated), so every worker starts with it done, then converts its own point."""
+    log = tmp_path / "prepared.log"
+    points, _ = server("backend=faulty", f"++backend.prepared_log={log}", "n_qubits=3,4", "hydra/launcher=joblib",
+                       "hydra.launcher.n_jobs=2")
+    faulty = backend_config(points, "faulty")
+    (root,) = forkserver._roots
+    worker = forkserver.fork_worker(faulty, 1, None)  # served once every server has loaded
+    (server_pid,) = servers_of(root.pid, 1)
+    worker.kill()
+    assert log.read_text().split("\n")[:-1] == [f"{server_pid} 2"]  # the server's own conversion, 2 qubits
+    outcome = pool.run_isolated(request(faulty, 3), 60, 1, None)
+    assert outcome["worker"] == "forked"
+    (server_line, point_line) = log.read_text().split("\n")[:-1]
+    assert server_line == f"{server_pid} 2" and point_line.endswith(" 3") and point_line.split()[0] != str(server_pid)
+
+
 def test_faults_in_a_forked_worker_become_failures(server):
     points, _ = server("backend=faulty", "++backend.fault=segfault,hang,allocate", "n_qubits=3",
                        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")

@@ -25,6 +25,9 @@ class FaultyBackend(Backend):
         super().load()
 
     def prepare(self, circuit, spec):
+        if self.options.get("prepared_log"):  # which processes converted a circuit, in order
+            with open(self.options["prepared_log"], "a") as log:
+                log.write(f"{os.getpid()} {circuit.n_qubits}\n")
         return {"n": circuit.n_qubits, "shots": spec.shots}
 
     def run(self, prepared):
