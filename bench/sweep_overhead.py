@@ -101,7 +101,7 @@ def main() -> int:
     def med(key: str) -> float:
         return median(r[key] for r in rounds)
 
-    plain_s, qbench_s, walls, overheads = {}, {}, {}, []
+    plain_s, qbench_s, walls, overheads, parts = {}, {}, {}, [], []
     for r in rounds:
         for row in r["plain_rows"]:
             plain_s.setdefault((row["backend"], row["n_qubits"]), []).append(row["median_seconds"])
@@ -111,6 +111,8 @@ def main() -> int:
             walls.setdefault(key, []).append(m["wall_seconds"])
             timed_work = m["dry_run_seconds"] + sum(m["execution_times_seconds"]) + m["execution_time_seconds"]
             overheads.append(m["wall_seconds"] - timed_work)  # + warm-up (~ one more median run)
+            # of which: converting the circuit (a user's script does it too) and verifying the answer
+            parts.append((m.get("convert_seconds") or 0.0, m.get("verify_seconds") or 0.0))
     points = []
     for key in sorted(qbench_s):
         row = {"backend": key[0], "n_qubits": key[1], "qbench_seconds": median(qbench_s[key]),
@@ -143,6 +145,9 @@ def main() -> int:
         "wall_ratio_without_mlflow": untracked_ratio,
         "qbench_store_existing_wall_seconds": med("again_wall"), "wall_ratio_store_existing": again_ratio,
         "run_overhead_median_seconds": median(overheads),
+        "run_overhead_convert_median_seconds": median(c for c, _ in parts),
+        "run_overhead_verify_median_seconds": median(v for _, v in parts),
+        "run_overhead_beyond_convert_and_verify_median_seconds": median(o - c - v for o, (c, v) in zip(overheads, parts)),
         "timing_points_checked": len(checked), "timing_points_outside_10_percent": outside, "points": points,
     }
     (out / "sweep_overhead.json").write_text(json.dumps(result, indent=2))
@@ -151,7 +156,10 @@ def main() -> int:
           f"qbench {qbench_wall:.1f} s ({med('qbench_cpu'):.1f} CPU s), ratio {ratio:.2f}; "
           f"store existing {med('again_wall'):.1f} s, ratio {again_ratio:.2f}; "
           f"without MLflow {untracked_wall:.1f} s ({med('untracked_cpu'):.1f} CPU s), "
-          f"ratio {untracked_ratio:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms; "
+          f"ratio {untracked_ratio:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms "
+          f"(convert {1e3 * result['run_overhead_convert_median_seconds']:.1f}, verify "
+          f"{1e3 * result['run_overhead_verify_median_seconds']:.1f}, the rest "
+          f"{1e3 * result['run_overhead_beyond_convert_and_verify_median_seconds']:.1f}); "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
     for p in outside:
         print(f"  outside: {p['backend']} {p['n_qubits']}q qbench {1e3 * p['qbench_seconds']:.2f} ms "

@@ -182,7 +182,8 @@ def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int) 
         # the worker's minor page faults per timed run (its own process: a simulator's child not counted)
         execution_page_faults_per_run=outcome["execution_minor_faults"] / len(times),
         dry_run_seconds=outcome["dry_run_seconds"], import_seconds=outcome["import_seconds"],
-        convert_seconds=outcome["convert_seconds"], memory_peak_mb=outcome["memory_peak_mb"],
+        convert_seconds=outcome["convert_seconds"], verify_seconds=outcome["verify_seconds"],
+        memory_peak_mb=outcome["memory_peak_mb"],
         memory_baseline_mb=outcome["memory_baseline_mb"], memory_run_mb=outcome["memory_run_mb"],
         throughput_shots_per_second=plain["shots"] / median if median > 0 and spec.compute == "sampling" else None,
         **outcome["verification"],

@@ -71,6 +71,9 @@ def measure(request: dict) -> dict:
         memory_run_mb = (memory_run_mb or 0.0) + child_mb
 
     histogram = backend.histogram(prepared, raw)
+    start = time.perf_counter()
+    verification = verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"], raw)
+    verify_seconds = time.perf_counter() - start
     return {
         "histogram": histogram,
         "import_seconds": import_seconds,
@@ -84,6 +87,7 @@ def measure(request: dict) -> dict:
         "memory_baseline_mb": memory_baseline_mb,
         "memory_run_mb": memory_run_mb,
         "heap": heap_mode,
-        "verification": verify(backend, prepared, circuit, histogram, spec, execution["verify_max_qubits"], raw),
+        "verification": verification,
+        "verify_seconds": verify_seconds,
         "backend_details": {**backend.describe(), **backend.noise_details(circuit, spec)},
     }

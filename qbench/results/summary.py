@@ -29,7 +29,7 @@ SWEEP_PREFIX = "bench_"  # hydra.sweep.dir of conf/config.yaml: bench_YYYYMMDD_H
 # The histograms are most of a record's bytes; they stay in each point's result.json.
 DROPPED_FIELDS = ["measurements.histogram"]
 HISTOGRAM = b'"histogram": {'
-METRICS = ("execution_time_seconds", *stats.FIELDS, "execution_cpu_share", "execution_page_faults_per_run", "dry_run_seconds", "convert_seconds", "import_seconds",
+METRICS = ("execution_time_seconds", *stats.FIELDS, "execution_cpu_share", "execution_page_faults_per_run", "dry_run_seconds", "convert_seconds", "verify_seconds", "import_seconds",
            "fidelity", "tvd", "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb",
            "memory_baseline_mb", "memory_run_mb", "memory_estimate_mb", "throughput_shots_per_second", "bandwidth_efficiency", "expectation_value", "expectation_error")
 CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "circuit", "compute", "depth", "noise_model", "noise_strength",

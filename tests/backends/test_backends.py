@@ -41,7 +41,7 @@ def test_backend_matches_exact_reference(backend, family, n):
     outcome = run(backend, circuit)
     assert_matches_reference(outcome, n, SHOTS)
     assert len(outcome["execution_times_seconds"]) == 2
-    assert outcome["convert_seconds"] >= 0 and outcome["dry_run_seconds"] > 0
+    assert outcome["convert_seconds"] >= 0 and outcome["dry_run_seconds"] > 0 and outcome["verify_seconds"] > 0
 
 
 @pytest.mark.parametrize("backend", ["cirq", "qiskit-aer", "pennylane"])

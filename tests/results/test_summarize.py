@@ -76,12 +76,13 @@ def test_multirun_end_writes_every_file(sweep):
     assert Counter(r["status"] for r in rows) == statuses
     assert {"backend", "n_qubits", "circuit_type", "noise_model", "noise_strength", "execution_time_seconds",
             "dry_run_seconds", "fidelity", "memory_peak_mb", "memory_baseline_mb", "memory_run_mb",
-            "memory_estimate_mb", "precision", "reason"} <= set(rows[0])
+            "memory_estimate_mb", "verify_seconds", "precision", "reason"} <= set(rows[0])
     by_run = {r["run_id"]: r for r in results}
     for row in (r for r in rows if r["status"] == "success"):
         metrics = by_run[row["run_id"]]["metrics"]
         assert float(row["memory_run_mb"]) == pytest.approx(metrics["memory_run_mb"])
         assert float(row["memory_estimate_mb"]) == pytest.approx(metrics["memory_estimate_mb"])
+        assert float(row["verify_seconds"]) == pytest.approx(metrics["verify_seconds"]) and metrics["verify_seconds"] > 0
     assert comparison["memory"]["estimate_mb"]["ghz"]["5"]["stim"] == ghz5["metrics"]["memory_estimate_mb"]
     assert comparison["memory"]["run_mb"]["ghz"]["5"]["stim"] == ghz5["metrics"]["memory_run_mb"]
     assert all("simulated library failure" in r["reason"] for r in rows if r["status"] == "error")
