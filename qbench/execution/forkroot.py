@@ -3,8 +3,10 @@
 `python -m qbench.execution.forkroot LAUNCHER_PID CHANNEL_FD` is the root of one thread
 setting: it receives the servers the launching process announces over CHANNEL_FD, forks one
 parent per unit of servers that share modules, which imports those and forks the servers; each
-server imports its adapter's library and forks one worker per request, once the root has said
-every server has imported. See `qbench.execution.forkserver` for why.
+server imports its adapter's library, converts one small circuit with it, and forks one worker per
+request, once the root has said every server has imported: the next request's worker as soon as
+the last one has ended (a spare), so that the fork is off the point's path. See
+`qbench.execution.forkserver` for why.
 """
 from __future__ import annotations
 
