@@ -279,7 +279,6 @@ class ForkServer:
         self.import_seconds[key] = seconds + shared_seconds
         first_conversion(backend)
 
-
     def serve(self) -> None:
         while True:
             ready = select.select([self.listener, self.root, self.wakeup_read], [], [])[0]

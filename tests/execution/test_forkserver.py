@@ -361,8 +361,10 @@ FORKABLE = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
 THREAD_PROBE = r"""
 import json, os, sys, yaml
 from qbench.backends.registry import instantiate_backend
+from qbench.execution.forkroot import first_conversion
 backend = instantiate_backend(yaml.safe_load(open(sys.argv[1])))
 backend.load()
+first_conversion(backend)  # what the server does before it forks any worker
 names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
 maps = open("/proc/self/maps").read()
 print(json.dumps({"forkable": backend.forkable, "threads": names, "openmp": "libgomp" in maps or "libomp" in maps}))
@@ -372,7 +374,7 @@ print(json.dumps({"forkable": backend.forkable, "threads": names, "openmp": "lib
 @pytest.mark.parametrize("name", FORKABLE)
 def test_a_forkable_adapters_import_starts_no_thread_its_child_would_need(name):
     """After fork only the forking thread exists in the child. At a sweep worker's settings
-    (1 thread), loading a forkable adapter may start no thread but jemalloc's background purger
+    (1 thread), loading a forkable adapter and its server's first conversion may start no thread but jemalloc's background purger
     (pyarrow's allocator, which pandas imports; jemalloc re-initialises itself in a forked child)."""
     from pathlib import Path
 
