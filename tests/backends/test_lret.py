@@ -180,6 +180,10 @@ def test_a_killed_worker_leaves_no_child_and_no_scratch_folder_behind():
     parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT], stdout=subprocess.PIPE, text=True)
     folder, child = parent.stdout.readline().split()
     assert Path(folder, "run.json").exists() and _alive(int(child))
+    # setpriv sets the death signal, then execs the command: killed before that, in the ~1 ms after
+    # launch() returns, the child would keep running (no signal is ever sent to it). A worker's
+    # timeout kill comes far later; the test kills once setpriv has run, as such a kill would.
+    assert _wait_until(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "sleep"), "setpriv never ran"
     parent.kill()
     parent.wait()
     assert _wait_until(lambda: not _alive(int(child))), "the child outlived its killed parent"

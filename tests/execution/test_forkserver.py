@@ -306,7 +306,7 @@ def wait_until_gone(pid: int, seconds: float = 30) -> bool:
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().rpartition(")")[2].split()[0] == "Z":
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone between the open and the read
             return True
         time.sleep(0.05)
     return False
