@@ -6,12 +6,13 @@ take. For a local multirun (basic or joblib launcher, `execution.isolation=proce
 overlap the rest of pre-flight and Hydra's launch. For each thread setting of the sweep's
 forkable points (OpenMP and OpenBLAS read their thread counts once, when they load) it starts a
 root process, which forks one server per adapter (`_target_`) as the adapter is announced; that
-server imports the adapter's library, then forks one worker per request. Adapters whose
-libraries import the same modules (`Backend.shared_modules`: cirq, under qsimcirq and pennylane)
-have their servers forked from one parent that imported those once. Every point therefore
-starts from the same state, whatever points ran before it: that of a process which has
-imported qbench's worker code and then its one library, exactly as a spawned worker (and a
-user's own script) has it. One process for all libraries would be cheaper, but measurably not
+server imports the adapter's library and converts one small circuit with it (the library's
+first-conversion work, done once), then forks one worker per request, the next one as soon as
+the last has ended. Adapters whose libraries import the same modules (`Backend.shared_modules`:
+cirq, under qsimcirq and pennylane) have their servers forked from one parent that imported
+those once. Every point therefore starts from the same state, whatever points ran before it:
+that of a process which has imported qbench's worker code and then its one library, as a
+spawned worker (and a user's own script) has it, plus that one small conversion. One process for all libraries would be cheaper, but measurably not
 the same: with another library imported beside it, cirq's 20-qubit points page-fault twice as
 much under glibc's default heap (docs/PERFORMANCE.md). The worker serves its one point over a
 socket (the protocol of `qbench.execution.workers`) and is then killed.
