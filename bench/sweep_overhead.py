@@ -8,7 +8,9 @@
 4. compares wall times and CPU-seconds, the per-run fixed overhead (a run's wall time minus
    its timed work), and, for every point taking at least 10 ms, qbench's
    execution_time_seconds against the plain loop's median for the same library call (goal:
-   within 10 %).
+   within 10 %);
+5. splits each qbench side's wall time, from its records' timestamps, into: until the first job,
+   the points (and how long the two joblib workers spent outside any job), after the last point.
 
 The machine's speed drifts by 10-20 % from minute to minute here, so the three runs are
 repeated in interleaved rounds (--rounds, default 6), in reversed order every other round, and
@@ -50,9 +52,36 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def timeline(sweep_dir: Path, started: float, ended: float, streams: int = 2) -> dict:
+    """Where a sweep's wall time went, from its records' own timestamps: until the first job
+    began (interpreter, imports, pre-flight, launch), the points (first job's start to last
+    job's end; `streams_idle` is the time the joblib workers spent outside any job: Hydra's job
+    path, dispatch, waiting for a core), and after the last point (summary, MLflow's backlog,
+    exit)."""
+    spans = []
+    for path in sweep_dir.glob("*/result.json"):
+        stamps = json.loads(path.read_text())["timestamps"]
+        spans.append((datetime.fromisoformat(stamps["started_at"]).timestamp(),
+                      datetime.fromisoformat(stamps["completed_at"]).timestamp()))
+    if not spans:
+        return {}
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    return {"until_first_job": first - started, "points": last - first, "after_last_point": ended - last,
+            "streams_idle": streams * (last - first) - sum(e - s for s, e in spans),
+            # the first job of each worker waits for the last server's import (qbench.execution.forkserver)
+            "first_jobs_wait": sum(sorted(e - s for s, e in spans if s - first < 0.5)[-streams:])}
+
+
+def side_folder(side: str, tmp: Path) -> Path:
+    if side == "qbench":
+        return max(tmp.glob("outputs/bench_*"))
+    return tmp / ("again" if side == "again" else "untracked")
+
+
 def run_side(side: str, tmp: Path) -> dict:
     """One side, timed from the shell's view, its CPU-seconds counted over it and its children."""
     cpu = children_cpu_seconds()
+    started = time.time()
     if side == "plain":
         command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--out", str(tmp / "plain.json")]
     elif side == "qbench":
@@ -63,7 +92,10 @@ def run_side(side: str, tmp: Path) -> dict:
         command = [sys.executable, "-m", "qbench", *SWEEP, "tracking.enabled=false", "hydra.sweep.dir=untracked"]
     wall, done = timed(command, ROOT if side == "plain" else tmp)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return {"wall": wall, "cpu": children_cpu_seconds() - cpu}
+    measured = {"wall": wall, "cpu": children_cpu_seconds() - cpu}
+    if side != "plain":
+        measured["timeline"] = timeline(side_folder(side, tmp), started, time.time())
+    return measured
 
 
 def one_round(tmp: Path, number: int) -> dict:
@@ -144,6 +176,9 @@ def main() -> int:
         "qbench_without_mlflow_wall_seconds": untracked_wall, "qbench_without_mlflow_cpu_seconds": med("untracked_cpu"),
         "wall_ratio_without_mlflow": untracked_ratio,
         "qbench_store_existing_wall_seconds": med("again_wall"), "wall_ratio_store_existing": again_ratio,
+        # where each side's wall went (medians over the rounds): see timeline()
+        "timeline": {side: {key: median(r[f"{side}_timeline"][key] for r in rounds)
+                            for key in rounds[0][f"{side}_timeline"]} for side in ("qbench", "again", "untracked")},
         "run_overhead_median_seconds": median(overheads),
         "run_overhead_convert_median_seconds": median(c for c, _ in parts),
         "run_overhead_verify_median_seconds": median(v for _, v in parts),
@@ -161,6 +196,8 @@ def main() -> int:
           f"{1e3 * result['run_overhead_verify_median_seconds']:.1f}, the rest "
           f"{1e3 * result['run_overhead_beyond_convert_and_verify_median_seconds']:.1f}); "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
+    for side, parts_of in result["timeline"].items():
+        print(f"  {side}: " + ", ".join(f"{key} {value:.2f} s" for key, value in parts_of.items()))
     for p in outside:
         print(f"  outside: {p['backend']} {p['n_qubits']}q qbench {1e3 * p['qbench_seconds']:.2f} ms "
               f"vs plain {1e3 * p['plain_seconds']:.2f} ms (rounds: qbench "
