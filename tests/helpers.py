@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -138,3 +139,17 @@ def assert_noisy_matches_reference(outcome: dict, circuit, noise, shots: int) ->
     assert v["reference_noisy_fidelity"] < 0.8  # the probe is sensitive to this model
     assert v["tvd"] == pytest.approx(reference.total_variation(outcome["histogram"], exact))
     assert v["tvd"] <= v["tvd_bound"], v
+
+
+def wait_until_gone(pid: int, seconds: float = 30) -> bool:
+    """True once `pid` has ended and been reaped (or is a zombie); the limit only bounds a failure."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    return True
+        except (FileNotFoundError, ProcessLookupError):  # gone between the open and the read
+            return True
+        time.sleep(0.05)
+    return False

@@ -16,7 +16,9 @@ Every LRET backend finds `quantum_sim` by one rule (`LretBackend.candidates`) an
 build of its own branch.
 
 No child outlives a killed worker: quantum_sim starts under util-linux `setpriv --pdeathsig KILL`
-(the death signal survives execve, and subprocess can still vfork: no preexec_fn), and a point's
+(the death signal survives execve, and subprocess can still vfork: no preexec_fn); a worker killed
+at its timeout has its own processes killed first (`Worker.kill_with_helpers`: setpriv sets the
+signal only once it runs); and a point's
 files live in a `Scratch` folder that a guardian removes if the worker is SIGKILLed.
 
 No LRET code or binary ships with qbench: build it yourself (README "QuEST and LRET").

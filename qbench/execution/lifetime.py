@@ -18,7 +18,7 @@ import time
 
 from qbench.backends.subprocesses import die_with_parent
 
-__all__ = ["die_with_parent", "kill_descendants", "watch_parent"]
+__all__ = ["descendants", "die_with_parent", "kill_descendants", "watch_parent"]
 POLL_SECONDS = 0.5
 _watching = False
 

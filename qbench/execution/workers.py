@@ -18,7 +18,7 @@ import time
 import traceback
 
 from qbench import pipes
-from qbench.execution.lifetime import die_with_parent
+from qbench.execution.lifetime import descendants, die_with_parent
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
@@ -60,7 +60,7 @@ class Worker:
             pipes.write_message(self.requests, message)
             reply = pipes.read_message(self.replies, time.monotonic() + timeout)
         except TimeoutError:
-            self.kill()
+            self.kill_with_helpers()
             raise WorkerFailure("timeout", "Timeout", f"run exceeded timeout_per_run={timeout:g}s; worker killed")
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise WorkerFailure("error", "WorkerCrash", _describe_exit(self.wait()))
@@ -78,6 +78,26 @@ class Worker:
     def kill(self) -> None:
         raise NotImplementedError
 
+    def kill_with_helpers(self) -> None:
+        """Kill a worker that is still running its point, and every process it started first.
+        A simulator's helper (LRET's quantum_sim) dies with the worker by its death signal, but
+        setpriv sets that signal only once the helper has started: a worker killed in that ~1 ms
+        would leave it running. A process in a session of its own is spared: it ends by itself when
+        the worker does (LRET's `Scratch` guardian, which then removes the point's folder). Only
+        for a worker killed mid-point: walking /proc costs milliseconds."""
+        if self.alive():
+            try:
+                session = os.getsid(self.pid)
+            except ProcessLookupError:
+                session = None
+            for helper in descendants(self.pid) if session is not None else ():
+                try:
+                    if os.getsid(helper) == session:
+                        os.kill(helper, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.kill()
+
 
 class SpawnedWorker(Worker):
     """`python -m qbench.execution.workers`, talking over its stdin/stdout; it imports the library itself."""
@@ -92,6 +112,7 @@ class SpawnedWorker(Worker):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
         )
         self.requests, self.replies = self.process.stdin.fileno(), self.process.stdout.fileno()
+        self.pid = self.process.pid
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -18,7 +18,7 @@ from qbench.circuits import canonical as circuits
 from qbench.cli.preflight import preflight
 from qbench.execution import forkserver, pool
 from qbench.execution.workers import WorkerFailure
-from tests.helpers import PLUGIN_CONF, assert_matches_reference
+from tests.helpers import PLUGIN_CONF, assert_matches_reference, wait_until_gone
 
 
 def sweep_points(*overrides: str):
@@ -266,6 +266,23 @@ def test_faults_in_a_forked_worker_become_failures(server):
     assert memory.value.error_type == "MemoryError"
 
 
+def test_a_forked_worker_killed_at_its_timeout_takes_its_helpers_with_it(server, tmp_path):
+    """A helper the worker started without a death signal (as LRET's quantum_sim is, in the ~1 ms
+    before setpriv sets it) must not outlive a worker killed at its timeout."""
+    points, _ = server("backend=faulty", "++backend.fault=hang_with_helper", "n_qubits=3",
+                       "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    pid_file = tmp_path / "helper.pid"
+    hang = dict(backend_config(points, "faulty"), helper_pid_file=str(pid_file))
+    with pytest.raises(WorkerFailure) as timeout:
+        pool.run_isolated(request(hang), 3, 1, None)
+    assert timeout.value.status == "timeout"
+    assert pid_file.exists(), "the worker never started its helpers"
+    helper, guardian = map(int, pid_file.read_text().split())
+    assert wait_until_gone(helper)
+    assert not wait_until_gone(guardian, seconds=0.5)  # a session of its own: left to end by itself
+    os.kill(guardian, signal.SIGKILL)
+
+
 def test_only_what_the_adapter_declares_forkable_is_forked(server):
     points, plan = server("backend=cirq,quest-v3,quest,lret-phase7,cuquantum", "n_qubits=4",
                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
@@ -296,20 +313,6 @@ def wait_for_children(pid: int, count: int, seconds: float = 60) -> list[int]:
             return found
         time.sleep(0.05)
     raise AssertionError(f"{pid} has no {count} children after {seconds} s")
-
-
-def wait_until_gone(pid: int, seconds: float = 30) -> bool:
-    """True once `pid` has ended and been reaped (or is a zombie); the limit only bounds a failure."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rpartition(")")[2].split()[0] == "Z":
-                    return True
-        except (FileNotFoundError, ProcessLookupError):  # gone between the open and the read
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_non_forkable_adapter_runs_in_a_spawned_worker(server):

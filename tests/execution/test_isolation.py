@@ -1,9 +1,11 @@
 """Runs that cannot hurt the sweep: real faults in a test-only backend (tests/plugins); a fresh
 worker for every point; memory a point needs apart from the libraries it imported."""
+import os
+import signal
 import time
 
 from qbench.execution.runner import run_point
-from tests.helpers import compose_point, run_qbench, sweep_records
+from tests.helpers import compose_point, run_qbench, sweep_records, wait_until_gone
 
 
 def test_faults_become_records_and_the_sweep_finishes(workdir):
@@ -40,6 +42,21 @@ def test_hang_is_killed_at_the_timeout(workdir):
     # Not before the timeout; and killed then, not after the fault's hour-long sleep (the limit is
     # generous: the worker's start and import are inside an attempt's seconds, on a loaded machine).
     assert 2 <= record["attempts"][0]["seconds"] < 60, record["attempts"]
+
+
+def test_a_worker_killed_at_its_timeout_takes_its_helpers_with_it(workdir, tmp_path):
+    """A helper the worker started without a death signal (as LRET's quantum_sim is, in the ~1 ms
+    before setpriv sets it) must not outlive a worker killed at its timeout."""
+    pid_file = tmp_path / "helper.pid"
+    cfg = compose_point("backend=faulty", "++backend.fault=hang_with_helper", f"++backend.helper_pid_file={pid_file}",
+                        "execution=quick", "execution.timeout_per_run=3", with_plugins=True)
+    record = run_point(cfg, workdir, "test")
+    assert record["status"] == "timeout"  # a single run: a spawned worker (no fork server)
+    assert pid_file.exists(), "the worker never started its helpers"
+    helper, guardian = map(int, pid_file.read_text().split())
+    assert wait_until_gone(helper)
+    assert not wait_until_gone(guardian, seconds=0.5)  # a session of its own: left to end by itself
+    os.kill(guardian, signal.SIGKILL)
 
 
 def test_retries_run_on_a_fresh_worker_and_keep_every_attempt(workdir, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import numpy as np
@@ -37,6 +38,14 @@ class FaultyBackend(Backend):
         elif fault == "abort":
             os.abort()
         elif fault == "hang":
+            time.sleep(3600)
+        elif fault == "hang_with_helper":
+            # a helper with no death signal (as one killed before its signal was set), and one in a
+            # session of its own (as LRET's folder guardian, which must outlive the worker), then a hang
+            helper = subprocess.Popen(["sleep", "3600"])
+            guardian = subprocess.Popen(["sleep", "3600"], start_new_session=True)
+            with open(self.options["helper_pid_file"], "w") as out:
+                out.write(f"{helper.pid} {guardian.pid}")
             time.sleep(3600)
         elif fault == "slow":
             time.sleep(float(self.options.get("seconds", 1.5)))
