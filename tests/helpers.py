@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -153,3 +154,13 @@ def wait_until_gone(pid: int, seconds: float = 30) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def assert_helper_killed_and_guardian_spared(pid_file: Path) -> None:
+    """After the faulty adapter's `hang_with_helper` point was killed at its timeout: its helper
+    (no death signal) is gone; its guardian (a session of its own) is left, then killed here."""
+    assert pid_file.exists(), "the worker never started its helpers"
+    helper, guardian = map(int, pid_file.read_text().split())
+    assert wait_until_gone(helper)
+    assert not wait_until_gone(guardian, seconds=0.5)  # a session of its own: left to end by itself
+    os.kill(guardian, signal.SIGKILL)

@@ -12,10 +12,11 @@ the last has ended. Adapters whose libraries import the same modules (`Backend.s
 cirq, under qsimcirq and pennylane) have their servers forked from one parent that imported
 those once. Every point therefore starts from the same state, whatever points ran before it:
 that of a process which has imported qbench's worker code and then its one library, as a
-spawned worker (and a user's own script) has it, plus that one small conversion. One process for all libraries would be cheaper, but measurably not
-the same: with another library imported beside it, cirq's 20-qubit points page-fault twice as
-much under glibc's default heap (docs/PERFORMANCE.md). The worker serves its one point over a
-socket (the protocol of `qbench.execution.workers`) and is then killed.
+spawned worker (and a user's own script) has it, plus that one small conversion. One process
+for all libraries would be cheaper, but measurably not the same: with another library imported
+beside it, cirq's 20-qubit points page-fault twice as much under glibc's default heap
+(docs/PERFORMANCE.md). The worker serves its one point over a socket (the protocol of
+`qbench.execution.workers`) and is then killed.
 
 The root lets at most one import per core run at a time, and no server forks a worker before
 every server has imported: an import running beside a point's timed runs would take CPU from

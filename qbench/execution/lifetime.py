@@ -18,7 +18,7 @@ import time
 
 from qbench.backends.subprocesses import die_with_parent
 
-__all__ = ["descendants", "die_with_parent", "kill_descendants", "watch_parent"]
+__all__ = ["die_with_parent", "kill_descendants", "watch_parent"]
 POLL_SECONDS = 0.5
 _watching = False
 
@@ -51,15 +51,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def kill_descendants(pid: int | None = None) -> int:
-    """SIGKILL every process below `pid` (default: this one), twice over for any started meanwhile."""
+def kill_descendants(pid: int | None = None, session: int | None = None) -> int:
+    """SIGKILL every process below `pid` (default: this one), twice over for any started meanwhile;
+    with `session`, only those in that session (one that made a session of its own is spared)."""
     pid = os.getpid() if pid is None else pid
     killed = set()
     for _ in range(2):
         for child in descendants(pid):
             if child not in killed:
                 try:
-                    os.kill(child, signal.SIGKILL)
+                    if session is None or os.getsid(child) == session:
+                        os.kill(child, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
                 killed.add(child)

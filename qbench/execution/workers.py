@@ -18,7 +18,7 @@ import time
 import traceback
 
 from qbench import pipes
-from qbench.execution.lifetime import descendants, die_with_parent
+from qbench.execution.lifetime import die_with_parent, kill_descendants
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOAD_TIMEOUT_SECONDS = 300  # importing a library is not part of a run's time budget
@@ -87,15 +87,9 @@ class Worker:
         for a worker killed mid-point: walking /proc costs milliseconds."""
         if self.alive():
             try:
-                session = os.getsid(self.pid)
+                kill_descendants(self.pid, session=os.getsid(self.pid))
             except ProcessLookupError:
-                session = None
-            for helper in descendants(self.pid) if session is not None else ():
-                try:
-                    if os.getsid(helper) == session:
-                        os.kill(helper, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                pass  # it ended meanwhile: its helpers have their death signals
         self.kill()
 
 

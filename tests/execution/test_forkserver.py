@@ -18,7 +18,7 @@ from qbench.circuits import canonical as circuits
 from qbench.cli.preflight import preflight
 from qbench.execution import forkserver, pool
 from qbench.execution.workers import WorkerFailure
-from tests.helpers import PLUGIN_CONF, assert_matches_reference, wait_until_gone
+from tests.helpers import PLUGIN_CONF, assert_helper_killed_and_guardian_spared, assert_matches_reference, wait_until_gone
 
 
 def sweep_points(*overrides: str):
@@ -276,11 +276,7 @@ def test_a_forked_worker_killed_at_its_timeout_takes_its_helpers_with_it(server,
     with pytest.raises(WorkerFailure) as timeout:
         pool.run_isolated(request(hang), 3, 1, None)
     assert timeout.value.status == "timeout"
-    assert pid_file.exists(), "the worker never started its helpers"
-    helper, guardian = map(int, pid_file.read_text().split())
-    assert wait_until_gone(helper)
-    assert not wait_until_gone(guardian, seconds=0.5)  # a session of its own: left to end by itself
-    os.kill(guardian, signal.SIGKILL)
+    assert_helper_killed_and_guardian_spared(pid_file)
 
 
 def test_only_what_the_adapter_declares_forkable_is_forked(server):
@@ -377,8 +373,9 @@ print(json.dumps({"forkable": backend.forkable, "threads": names, "openmp": "lib
 @pytest.mark.parametrize("name", FORKABLE)
 def test_a_forkable_adapters_import_starts_no_thread_its_child_would_need(name):
     """After fork only the forking thread exists in the child. At a sweep worker's settings
-    (1 thread), loading a forkable adapter and its server's first conversion may start no thread but jemalloc's background purger
-    (pyarrow's allocator, which pandas imports; jemalloc re-initialises itself in a forked child)."""
+    (1 thread), loading a forkable adapter and its server's first conversion may start no thread
+    but jemalloc's background purger (pyarrow's allocator, which pandas imports; jemalloc
+    re-initialises itself in a forked child)."""
     from pathlib import Path
 
     import qbench

@@ -1,11 +1,9 @@
 """Runs that cannot hurt the sweep: real faults in a test-only backend (tests/plugins); a fresh
 worker for every point; memory a point needs apart from the libraries it imported."""
-import os
-import signal
 import time
 
 from qbench.execution.runner import run_point
-from tests.helpers import compose_point, run_qbench, sweep_records, wait_until_gone
+from tests.helpers import assert_helper_killed_and_guardian_spared, compose_point, run_qbench, sweep_records
 
 
 def test_faults_become_records_and_the_sweep_finishes(workdir):
@@ -52,11 +50,7 @@ def test_a_worker_killed_at_its_timeout_takes_its_helpers_with_it(workdir, tmp_p
                         "execution=quick", "execution.timeout_per_run=3", with_plugins=True)
     record = run_point(cfg, workdir, "test")
     assert record["status"] == "timeout"  # a single run: a spawned worker (no fork server)
-    assert pid_file.exists(), "the worker never started its helpers"
-    helper, guardian = map(int, pid_file.read_text().split())
-    assert wait_until_gone(helper)
-    assert not wait_until_gone(guardian, seconds=0.5)  # a session of its own: left to end by itself
-    os.kill(guardian, signal.SIGKILL)
+    assert_helper_killed_and_guardian_spared(pid_file)
 
 
 def test_retries_run_on_a_fresh_worker_and_keep_every_attempt(workdir, tmp_path):
