@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from qbench.app.hydra_internals import basic_sweeper_class, sweep_composer, sweep_context
+from qbench.app.hydra_internals import SweepConfigLoader, basic_sweeper_class, sweep_composer, sweep_context
 
 
 class QbenchBasicSweeper(basic_sweeper_class()):
@@ -28,6 +28,9 @@ class QbenchBasicSweeper(basic_sweeper_class()):
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from qbench.app import state
 
+        # called with each batch before it is launched: its jobs learn the batch's choice sets here
+        if isinstance(self.hydra_context.config_loader, SweepConfigLoader):
+            self.hydra_context.config_loader.expect(batch)
         expansion = state.preflight()
         validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()
         composer = sweep_composer(self.hydra_context.config_loader)

@@ -13,7 +13,9 @@ Why internals at all, in three places only:
   path, errors included. A launcher's jobs compose their own configs (Hydra's joblib launcher in
   each worker, submitit in each SLURM job) through the sweeper's config loader: the sweeper hands
   them a `SweepConfigLoader`, which composes through a `SweepComposer` kept per process, so a
-  worker composes a sweep's groups once, not once per job. Figures: docs/PERFORMANCE.md.
+  worker composes a sweep's groups once, not once per job. The loader also carries the sweep's
+  distinct choice sets, and a job waiting for its fork server composes them ahead
+  (`compose_ahead`), so a worker's later jobs find their groups composed. Figures: docs/PERFORMANCE.md.
 - the basic sweeper's own class, which qbench's sweeper extends (`basic_sweeper_class`).
 - the same answers as hydra.main: the arguments are parsed by Hydra's own parser
   (`hydra._internal.utils.get_args_parser`), and a sweep is expanded by the basic sweeper's
@@ -201,20 +203,37 @@ class SweepComposer(PublicComposer):
             self._parsed[line] = self.parser.parse_overrides([line])[0]
         return self._parsed[line]
 
-    def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
-        overrides = list(overrides)
+    def _split(self, overrides: list[str]):
+        """(parsed overrides, which are group choices), or None where Hydra's own path must compose
+        the job (an override it rejects, a `hydra.*` override)."""
         try:
             parsed = [self._parse(line) for line in overrides]
         except COMPOSE_ERRORS:
-            return self.loader.load_sweep_config(master_config, overrides)  # Hydra's own error
+            return None
         if any(o.is_hydra_override() for o in parsed):
-            return self.loader.load_sweep_config(master_config, overrides)
+            return None
         repo = self.loader.repository
         # Hydra's own split (defaults_list.Overrides): a group choice, or a config value override.
-        is_choice = [not isinstance(o.value(), dict) and repo.group_exists(o.key_or_group) for o in parsed]
-        choices = tuple(o.input_line for o, choice in zip(parsed, is_choice) if choice)
+        return parsed, [not isinstance(o.value(), dict) and repo.group_exists(o.key_or_group) for o in parsed]
+
+    def choices_of(self, overrides: Sequence[str]) -> tuple[str, ...] | None:
+        """The group choices this job's groups are composed (and cached) by; None: not cached."""
+        split = self._split(list(overrides))
+        return None if split is None else tuple(o.input_line for o, c in zip(*split) if c)
+
+    def compose_ahead(self, master_config: DictConfig, choices: tuple[str, ...]) -> None:
+        """Compose these choices' groups now, for a later job (the same work, done earlier)."""
         if choices not in self._by_choices:
             self._by_choices[choices] = self.loader.load_sweep_config(master_config, list(choices))
+
+    def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
+        overrides = list(overrides)
+        split = self._split(overrides)
+        if split is None:
+            return self.loader.load_sweep_config(master_config, overrides)  # Hydra's own path, errors included
+        parsed, is_choice = split
+        choices = tuple(o.input_line for o, choice in zip(parsed, is_choice) if choice)
+        self.compose_ahead(master_config, choices)
         cfg = copy.deepcopy(self._by_choices[choices])
         try:
             self._apply_overrides([o for o, c in zip(parsed, is_choice) if not c], cfg)
@@ -228,6 +247,24 @@ class SweepComposer(PublicComposer):
 
 
 _composers: dict[str, PublicComposer] = {}  # per process: sweep token -> the composer of its jobs
+_ahead: dict[str, tuple[DictConfig, list[tuple[str, ...]]]] = {}  # token -> (master, choices not composed yet)
+
+
+def compose_ahead() -> bool:
+    """Compose one group choice set that a later job of this process's sweep will need; False when
+    none is left. For a job that waits anyway (its fork server still importing): the sweep's other
+    choice sets are then composed in time that would otherwise be idle, not at the start of the
+    later jobs (each is a full Hydra composition; figures in docs/PERFORMANCE.md)."""
+    for token, (master, pending) in list(_ahead.items()):
+        composer = _composers.get(token)
+        if pending and isinstance(composer, SweepComposer):
+            try:
+                composer.compose_ahead(master, pending.pop(0))
+            except COMPOSE_ERRORS:
+                pass  # the job that needs it composes it itself, and reports what is wrong
+            return True
+        del _ahead[token]
+    return False
 
 
 class SweepConfigLoader(ConfigLoader):
@@ -239,12 +276,28 @@ class SweepConfigLoader(ConfigLoader):
     def __init__(self, loader: ConfigLoader):
         self.loader = loader
         self.token = uuid.uuid4().hex
+        self.choice_sets: list[tuple[str, ...]] = []  # of the sweep's jobs (`expect`), for `compose_ahead`
 
-    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+    def _composer(self) -> PublicComposer:
         composer = _composers.get(self.token)
         if composer is None:
             composer = _composers[self.token] = sweep_composer(self.loader)
-        return composer.load_sweep_config(master_config, sweep_overrides)
+        return composer
+
+    def expect(self, jobs: Sequence[Sequence[str]]) -> None:
+        """The jobs the launcher will run (the sweeper's batch): their distinct group choice sets
+        travel with this loader into every job, so a waiting job can compose them ahead."""
+        composer = self._composer()
+        if isinstance(composer, SweepComposer):
+            found = (composer.choices_of(job) for job in jobs)
+            self.choice_sets = list(dict.fromkeys(c for c in found if c is not None))
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        composer = self._composer()
+        config = composer.load_sweep_config(master_config, sweep_overrides)
+        if self.token not in _ahead and isinstance(composer, SweepComposer):  # this process's first job
+            _ahead[self.token] = (master_config, [c for c in self.choice_sets if c not in composer._by_choices])
+        return config
 
     def load_configuration(self, *args, **kwargs) -> DictConfig:
         return self.loader.load_configuration(*args, **kwargs)

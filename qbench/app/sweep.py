@@ -70,9 +70,10 @@ class Expansion:
 
 
 def compose_command(overrides: list[str], multirun: bool, config_dir: str | None = None,
-                    config_name: str = "config", on_point=None) -> Expansion:
+                    config_name: str = "config", on_point=None, on_jobs=None) -> Expansion:
     """Every point the command would launch, each composed (with its hydra node) and passed to
-    `on_point` (if given) as soon as it is, with the master config of a multirun.
+    `on_point` (if given) as soon as it is, with the master config of a multirun. `on_jobs(master,
+    jobs)`, if given, sees a multirun's master config and its jobs' overrides before any is composed.
 
     As in Hydra, each point's own overrides are the task overrides only; `hydra.*` and
     `hydra/...` overrides shape every composition but are not part of a point.
@@ -92,6 +93,8 @@ def compose_command(overrides: list[str], multirun: bool, config_dir: str | None
         # The basic sweeper's own order: its `params` first, then the command line's.
         params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
         jobs = split_arguments(parser.parse_overrides(params + task_overrides))
+        if on_jobs is not None:
+            on_jobs(base, jobs)
         composer = sweep_composer(loader)
         points = []
         for job in jobs:

@@ -22,6 +22,7 @@ def benchmark_dir(hydra_cfg) -> Path:
 def main(cfg: DictConfig) -> str:
     # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
     # run machinery are only needed once a point runs).
+    from qbench.app.hydra_internals import compose_ahead
     from qbench.execution import lifetime
     from qbench.execution.resources import concurrency
     from qbench.execution.runner import finished_record, run_point
@@ -37,7 +38,9 @@ def main(cfg: DictConfig) -> str:
     if record is not None:  # a resumed sweep: this point already finished, keep it as it is
         log.info("kept the earlier %s result in %s", record["status"], output_dir)
     else:
-        record = run_point(cfg, output_dir, directory.name, concurrency(hydra_cfg.launcher, multirun))
+        # while this job waits for its fork server, the sweep's other groups are composed (hydra_internals)
+        record = run_point(cfg, output_dir, directory.name, concurrency(hydra_cfg.launcher, multirun),
+                           idle_work=compose_ahead)
     if not multirun and not tracking.is_logged(output_dir, record):  # a sweep's points: its SweepTracker
         tracking.log_point(cfg.tracking, records.task_config(cfg), record, output_dir)
     progress.point_finished(record, directory)

@@ -114,7 +114,8 @@ def run_hydra(argv: list[str]) -> int:
         # A sweep's fork servers start importing as pre-flight composes the points that need
         # them; a command pre-flight refuses stops them again (a one-point sweep starts none).
         servers = forkserver.Servers(wait_for=2) if args.multirun else None
-        expansion, problem = preflight(args, on_point=servers.add if servers else None)
+        expansion, problem = preflight(args, on_point=servers.add if servers else None,
+                                       on_jobs=servers.expect if servers else None)
         if problem:
             forkserver.stop()
             return error(problem)

@@ -39,10 +39,12 @@ import atexit
 import hashlib
 import os
 import pickle
+import select
 import socket
 import subprocess
 import sys
 import uuid
+from types import SimpleNamespace
 
 from qbench.backends import registry
 from qbench.execution.workers import THREAD_ENV, ForkedWorker
@@ -122,6 +124,19 @@ class Servers:
         self.held: list[tuple[int, str, dict]] = []
         self.seen, self.wait_for, self.local = 0, wait_for, True
 
+    def expect(self, master, jobs) -> None:
+        """A sweep of these jobs, none composed yet: the root of the thread setting its master config
+        gives (that of most sweeps' points) starts now, its own start-up overlapping the first
+        point's composition, the slowest. Points at other settings start theirs when announced."""
+        if len(jobs) < self.wait_for:
+            return
+        try:
+            found = server_of(SimpleNamespace(cfg=master))
+        except Exception:  # noqa: BLE001 - not local, or a master pre-flight will refuse: nothing to start
+            return
+        if found:
+            self._root(found[0])
+
     def add(self, point) -> None:
         if not self.local:
             return
@@ -197,8 +212,13 @@ def stop() -> None:
 
 
 # -- a job asking for a worker -----------------------------------------------------------------
-def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | None) -> ForkedWorker | None:
-    """A freshly forked, loaded worker for one point, or None where no server can fork one."""
+def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | None,
+                idle_work=None) -> ForkedWorker | None:
+    """A freshly forked, loaded worker for one point, or None where no server can fork one.
+
+    `idle_work()`, if given, is called while the server has not answered (its sweep's servers still
+    importing), until it returns False: work the job would do later anyway. One call's length is
+    the most it can delay the point."""
     prefix = os.environ.get(ADDRESS_ENV)
     if not prefix or not forkable(registry.instantiate_backend(backend_config)):
         return None
@@ -209,6 +229,8 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
         control.connect("\0" + address_for(prefix, threads, backend_config["_target_"]))
         socket.send_fds(control, [pickle.dumps({"backend": backend_config, "memory_limit_gb": memory_limit_gb})],
                         [theirs.fileno()])
+        while idle_work is not None and not select.select([control], [], [], 0)[0] and idle_work():
+            pass
         reply = pickle.loads(control.recv(MAX_MESSAGE))
     except (OSError, EOFError, pickle.UnpicklingError):
         reply = {"ok": False}

@@ -11,10 +11,11 @@ from qbench.execution import forkserver
 from qbench.execution.workers import LOAD_TIMEOUT_SECONDS, SpawnedWorker, WorkerFailure
 
 
-def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None) -> dict:
+def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: float | None,
+                 idle_work=None) -> dict:
     """Execute `qbench.execution.timing.measure(request)` in a fresh worker with a hard timeout.
     A failure raises `qbench.execution.workers.WorkerFailure`; the worker never outlives the call."""
-    worker = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb)
+    worker = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb, idle_work)
               or SpawnedWorker(threads, memory_limit_gb))
     try:
         import_seconds = worker.import_seconds

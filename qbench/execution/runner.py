@@ -30,14 +30,14 @@ from qbench.results import records, stats
 log = logging.getLogger("qbench")
 
 
-def _execute_with_retries(request: dict, ex: dict, threads: int) -> tuple[dict | None, list[dict]]:
+def _execute_with_retries(request: dict, ex: dict, threads: int, idle_work=None) -> tuple[dict | None, list[dict]]:
     """Outcome of the first attempt that succeeds, and every attempt's summary."""
     attempts = []
     for number in range(1, ex["retries"] + 2):
         started = time.perf_counter()
         try:
             if ex["isolation"] == "process":
-                outcome = run_isolated(request, ex["timeout_per_run"], threads, ex["memory_limit_gb"])
+                outcome = run_isolated(request, ex["timeout_per_run"], threads, ex["memory_limit_gb"], idle_work)
             else:
                 outcome = measure(request)
             attempts.append({"attempt": number, "status": "success", "seconds": time.perf_counter() - started})
@@ -81,13 +81,15 @@ def record_lost_job(cfg, output_dir: Path, benchmark_id: str, status: str, error
     return record
 
 
-def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1) -> dict:
-    """Execute one composed point and write `output_dir/result.json`. Never raises."""
+def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1, idle_work=None) -> dict:
+    """Execute one composed point and write `output_dir/result.json`. Never raises.
+
+    `idle_work`: called while the point waits for its forked worker (`forkserver.fork_worker`)."""
     wall_start = time.perf_counter()
     plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
     record = _new_record(plain, benchmark_id)
     try:
-        _fill_record(record, plain, Path(output_dir), concurrency)
+        _fill_record(record, plain, Path(output_dir), concurrency, idle_work)
     except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
         record.update(status="error", reason=f"{type(exc).__name__}: {exc}",
                       error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()})
@@ -118,7 +120,7 @@ def finished_record(cfg, output_dir: Path) -> dict | None:
     return existing if existing.get("run_id") == run_id else None
 
 
-def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int) -> None:
+def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, idle_work=None) -> None:
     """Fill `record` in place: checks, then the isolated execution, then the metrics."""
     record["config"] = records.point_config(plain)
     check_point(plain)
@@ -161,7 +163,7 @@ def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int) 
                "execution": {k: ex.get(k) for k in ("warmup_runs", "repetitions", "verify_max_qubits", "min_time",
                                                     "max_repetitions", "target_rel_ci", "timeout_per_run", "heap")}}
     with gpu_slot(backend.device, ex["gpus"]):
-        outcome, record["attempts"] = _execute_with_retries(request, ex, threads)
+        outcome, record["attempts"] = _execute_with_retries(request, ex, threads, idle_work)
     if outcome is None:
         last = record["attempts"][-1]
         record.update(status=last["status"], error=last["error"],

@@ -104,3 +104,53 @@ def test_the_launchers_loader_composes_as_hydra_and_keeps_its_groups_across_pick
     composer = hydra_internals._composers[context.config_loader.token]
     assert isinstance(composer, SweepComposer) and len(composer._by_choices) < len(JOBS)
     assert copies[0].get_group_options("backend") == loader.get_group_options("backend")
+
+
+def test_a_waiting_job_composes_the_groups_of_its_workers_later_jobs_ahead(loader_and_master):
+    """The sweeper tells the launcher's loader the batch; in a worker, the first job's wait for its
+    fork server composes every other choice set (compose_ahead), so the later jobs compose none,
+    and get the very configs Hydra composes."""
+    import pickle
+
+    import cloudpickle
+
+    from qbench.app import hydra_internals
+    from qbench.app.hydra_internals import compose_ahead, sweep_context
+
+    loader, master = loader_and_master
+    launcher_side = sweep_context(HydraContext(config_loader=loader, callbacks=None)).config_loader
+    launcher_side.expect(JOBS)
+    assert len(launcher_side.choice_sets) == 6  # JOBS[0] and JOBS[1] share theirs
+    job_copy = pickle.loads(cloudpickle.dumps(launcher_side))  # what a joblib worker unpickles
+    hydras = [OmegaConf.to_yaml(loader.load_sweep_config(master, list(job))) for job in JOBS]
+    first = job_copy.load_sweep_config(master, list(JOBS[0]))
+    composer = hydra_internals._composers[job_copy.token]
+    hydra_compositions = []
+    real = composer.loader.load_sweep_config
+    composer.loader.load_sweep_config = lambda m, o: hydra_compositions.append(o) or real(m, o)
+    calls = 0
+    while compose_ahead():
+        calls += 1
+    assert calls == 5 and len(hydra_compositions) == 5 and compose_ahead() is False
+    for job, hydras_own in zip(JOBS[1:], hydras[1:]):
+        got = pickle.loads(cloudpickle.dumps(launcher_side)).load_sweep_config(master, list(job))
+        assert OmegaConf.to_yaml(got) == hydras_own, job
+    assert len(hydra_compositions) == 5  # the later jobs composed no group
+    assert OmegaConf.to_yaml(first) == hydras[0]
+
+
+def test_a_choice_set_that_does_not_compose_is_left_to_its_own_job(loader_and_master):
+    import pickle
+
+    import cloudpickle
+
+    from qbench.app.hydra_internals import compose_ahead, sweep_context
+
+    loader, master = loader_and_master
+    launcher_side = sweep_context(HydraContext(config_loader=loader, callbacks=None)).config_loader
+    launcher_side.expect([["backend=cirq"], ["backend=nope"]])
+    job_copy = pickle.loads(cloudpickle.dumps(launcher_side))
+    job_copy.load_sweep_config(master, ["backend=cirq"])
+    assert compose_ahead() is True and compose_ahead() is False  # tried, and dropped without raising
+    with pytest.raises(Exception, match="nope"):  # its job reports it, as Hydra does
+        job_copy.load_sweep_config(master, ["backend=nope"])

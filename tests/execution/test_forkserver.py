@@ -139,6 +139,60 @@ def test_servers_import_while_preflight_composes_and_serve_once_it_is_done():
         forkserver.stop()
 
 
+def test_a_job_waiting_for_its_server_does_its_idle_work_meanwhile(monkeypatch):
+    """A request made while the sweep's servers import waits in the server's queue; the job calls
+    its idle work (qbench's task: compose_ahead) until the worker is there, and no more once it is."""
+    points = sweep_points("backend=stim", "n_qubits=4,6", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    stim = backend_config(points, "stim")
+    servers = forkserver.Servers(wait_for=2)
+    calls = []
+
+    def idle_work():
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            servers.close()  # every point known: the server serves once it has imported
+        time.sleep(0.01)
+        return len(calls) < 3000  # at most ~30 s of waiting
+    try:
+        for point in points:
+            servers.add(point)
+        monkeypatch.setenv(forkserver.ADDRESS_ENV, servers.prefix)  # close() sets it; asked before
+        worker = forkserver.fork_worker(stim, 1, None, idle_work)
+        assert worker is not None and 3 <= len(calls) < 3000
+        worker.kill()
+        called = len(calls)
+        outcome = pool.run_isolated(request(stim), 60, 1, None, idle_work=lambda: calls.append(0) or False)
+        assert outcome["worker"] == "forked" and len(calls) <= called + 1  # a spare was there: at most one call
+        assert_matches_reference(outcome, 4, 1000)
+    finally:
+        forkserver.stop()
+
+
+def test_a_sweeps_root_starts_from_its_master_config_before_any_point_is_composed():
+    """The root of the master config's thread setting starts before pre-flight composes the first
+    point (the slowest composition); the points' servers then start in it. A one-point sweep: none."""
+    searchpath = f"hydra.searchpath=[file://{PLUGIN_CONF}]"
+    launcher = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    servers = forkserver.Servers(wait_for=2)
+    roots_at_first_point = []
+    try:
+        args = args_parser().parse_args(["-m", "backend=stim", "n_qubits=4", *launcher, searchpath])
+        expansion, _ = preflight(args, on_point=servers.add, on_jobs=servers.expect)
+        assert forkserver._roots == []  # one point: no server, no root
+        args = args_parser().parse_args(["-m", "backend=stim", "n_qubits=4,6", *launcher, searchpath])
+        expansion, problem = preflight(
+            args, on_jobs=servers.expect,
+            on_point=lambda point: roots_at_first_point.append(len(forkserver._roots)) or servers.add(point))
+        assert problem is None and roots_at_first_point[0] == 1
+        servers.close()
+        assert len(forkserver._roots) == 1  # the points' thread setting was the master's
+        outcome = pool.run_isolated(request(backend_config(expansion.points, "stim")), 60, 1, None)
+        assert outcome["worker"] == "forked"
+        assert_matches_reference(outcome, 4, 1000)
+    finally:
+        forkserver.stop()
+
+
 SHARED_PROBE = "import importlib, json, sys; [importlib.import_module(m) for m in sys.argv[1].split(',')]; " \
                "print(json.dumps(sorted(m for m in sys.argv[2].split(',') if m in sys.modules)))"
 
