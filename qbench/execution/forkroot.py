@@ -153,9 +153,10 @@ class Root:
     def start(self, unit: Unit) -> None:
         """Fork the parent of this unit's servers: it imports their shared modules, then forks them."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = os.getpid()
         pid = os.fork()
         if pid == 0:
-            die_with_parent()
+            die_with_parent(root)  # the launcher may be stopping the root right now (pre-flight refused)
             keep = {theirs.fileno(), *(fd for server in unit.servers for fd in server.handed_over())}
             for fd in self.held_fds():
                 if fd not in keep:
@@ -201,8 +202,9 @@ def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[t
 def fork_server(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float,
                 others: list[int]) -> None:
     """Fork one server (closing, in it, the descriptors of `others`); the parent keeps none of its own."""
+    unit_parent_pid = os.getpid()
     if os.fork() == 0:
-        die_with_parent()
+        die_with_parent(unit_parent_pid)
         for fd in others:
             os.close(fd)
         serve_group(configs, listener, imported_write, go_read, shared_seconds)
@@ -260,6 +262,7 @@ class ForkServer:
 
     def __init__(self, listener: socket.socket, root: int):
         self.listener, self.root = listener, root      # root: readable (EOF) once the root is gone
+        self.pid = os.getpid()                         # the parent of every worker it forks
         self.children: dict[int, socket.socket] = {}   # pid -> the requester's control connection
         self.import_seconds: dict[str, float] = {}     # reported once per backend, with its first worker
         self.failed: dict[str, str] = {}               # backend -> why its import failed
@@ -353,7 +356,7 @@ class ForkServer:
 
     def leave_server(self, *sockets: socket.socket) -> None:
         """In a forked child: none of the server's descriptors or signal handling."""
-        die_with_parent()
+        die_with_parent(self.pid)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         spare = [self.spare[1]] if self.spare else []

@@ -154,3 +154,31 @@ def test_gpu_slots_serialise_gpu_runs():
     for t in threads:
         t.join()
     assert max(peak) == 1
+
+
+DIES_WITH_A_DEAD_PARENT = """
+import os, sys, time
+from qbench.backends.subprocesses import die_with_parent
+read, write = os.pipe()
+middle = os.getpid()
+if os.fork() == 0:
+    os.close(write)
+    os.read(read, 1)  # EOF: the middle process has exited, before this one set its death signal
+    time.sleep(0.2)
+    die_with_parent(middle)
+    open(sys.argv[1], "w").write("outlived its parent")
+    os._exit(0)
+os._exit(0)
+"""
+
+
+def test_a_child_whose_parent_died_before_it_set_its_death_signal_dies_at_once(tmp_path):
+    """PR_SET_PDEATHSIG set after the parent's death never fires: die_with_parent(parent) sees the
+    parent gone and dies (a fork server's child forked while the launcher stops the servers)."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "survivor"
+    subprocess.run([sys.executable, "-c", DIES_WITH_A_DEAD_PARENT, str(marker)], check=True, timeout=30)
+    time.sleep(1.0)  # the grandchild had 0.2 s to get there
+    assert not marker.exists()
