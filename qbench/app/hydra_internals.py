@@ -221,10 +221,14 @@ class SweepComposer(PublicComposer):
         split = self._split(list(overrides))
         return None if split is None else tuple(o.input_line for o, c in zip(*split) if c)
 
-    def compose_ahead(self, master_config: DictConfig, choices: tuple[str, ...]) -> None:
-        """Compose these choices' groups now, for a later job (the same work, done earlier)."""
+    def composed(self, choices: tuple[str, ...]) -> bool:
+        return choices in self._by_choices
+
+    def groups(self, master_config: DictConfig, choices: tuple[str, ...]) -> DictConfig:
+        """These choices' groups, composed by Hydra the first time they are asked for (cached)."""
         if choices not in self._by_choices:
             self._by_choices[choices] = self.loader.load_sweep_config(master_config, list(choices))
+        return self._by_choices[choices]
 
     def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
         overrides = list(overrides)
@@ -233,8 +237,7 @@ class SweepComposer(PublicComposer):
             return self.loader.load_sweep_config(master_config, overrides)  # Hydra's own path, errors included
         parsed, is_choice = split
         choices = tuple(o.input_line for o, choice in zip(parsed, is_choice) if choice)
-        self.compose_ahead(master_config, choices)
-        cfg = copy.deepcopy(self._by_choices[choices])
+        cfg = copy.deepcopy(self.groups(master_config, choices))
         try:
             self._apply_overrides([o for o, c in zip(parsed, is_choice) if not c], cfg)
         except COMPOSE_ERRORS:
@@ -247,7 +250,7 @@ class SweepComposer(PublicComposer):
 
 
 _composers: dict[str, PublicComposer] = {}  # per process: sweep token -> the composer of its jobs
-_ahead: dict[str, tuple[DictConfig, list[tuple[str, ...]]]] = {}  # token -> (master, choices not composed yet)
+_ahead: dict[str, tuple[DictConfig, list[tuple[str, ...]]]] = {}  # token -> (master, choice sets still to compose)
 
 
 def compose_ahead() -> bool:
@@ -255,15 +258,13 @@ def compose_ahead() -> bool:
     none is left. For a job that waits anyway (its fork server still importing): the sweep's other
     choice sets are then composed in time that would otherwise be idle, not at the start of the
     later jobs (each is a full Hydra composition; figures in docs/PERFORMANCE.md)."""
-    for token, (master, pending) in list(_ahead.items()):
-        composer = _composers.get(token)
-        if pending and isinstance(composer, SweepComposer):
+    for token, (master, pending) in _ahead.items():
+        if pending:
             try:
-                composer.compose_ahead(master, pending.pop(0))
+                _composers[token].groups(master, pending.pop(0))
             except COMPOSE_ERRORS:
                 pass  # the job that needs it composes it itself, and reports what is wrong
             return True
-        del _ahead[token]
     return False
 
 
@@ -296,7 +297,7 @@ class SweepConfigLoader(ConfigLoader):
         composer = self._composer()
         config = composer.load_sweep_config(master_config, sweep_overrides)
         if self.token not in _ahead and isinstance(composer, SweepComposer):  # this process's first job
-            _ahead[self.token] = (master_config, [c for c in self.choice_sets if c not in composer._by_choices])
+            _ahead[self.token] = (master_config, [c for c in self.choice_sets if not composer.composed(c)])
         return config
 
     def load_configuration(self, *args, **kwargs) -> DictConfig:

@@ -14,8 +14,8 @@ def die_with_parent(parent: int | None = None) -> None:
     """preexec_fn: the simulator child is SIGKILLed when its parent dies (a worker killed on timeout).
 
     `parent`: the pid this process was forked from, where the caller knows it. A parent that died
-    between the fork and this call never sends the signal; the child then dies here."""
+    between the fork and this call never sends the signal; the child then exits here."""
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if parent is not None and os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(1)

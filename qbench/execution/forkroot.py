@@ -400,9 +400,7 @@ class ForkServer:
 
 
 def main() -> None:
-    die_with_parent()  # a SIGKILLed launcher cannot stop() its servers
-    if os.getppid() != int(sys.argv[1]):
-        os._exit(1)
+    die_with_parent(int(sys.argv[1]))  # a SIGKILLed launcher cannot stop() its servers
     os.dup2(2, 1)  # library chatter goes to stderr, like a worker's
     # What a worker imports for its point, before any library, as a spawned worker does: the
     # library's objects then lie above qbench's in the heap in both.

@@ -44,7 +44,6 @@ import socket
 import subprocess
 import sys
 import uuid
-from types import SimpleNamespace
 
 from qbench.backends import registry
 from qbench.execution.workers import THREAD_ENV, ForkedWorker
@@ -71,18 +70,19 @@ class NotLocal(Exception):
     """The sweep's launcher runs its jobs elsewhere (SLURM): no fork server can serve them."""
 
 
-def server_of(point) -> tuple[int, str, dict] | None:
-    """(threads, adapter `_target_`, backend config) of the server whose workers run this pre-flight
-    point; None where it gets none (in-process, not forkable). NotLocal for a remote launcher."""
+def server_of(cfg) -> tuple[int, str, dict] | None:
+    """(threads, adapter `_target_`, backend config) of the server whose workers run the pre-flight
+    point of this config; None where it gets none (in-process, not forkable). NotLocal for a remote
+    launcher."""
     from omegaconf import OmegaConf
 
     from qbench.execution.resources import concurrency, threads_for
 
-    launcher = point.cfg.hydra.launcher
+    launcher = cfg.hydra.launcher
     if not str(launcher.get("_target_", "")).endswith(("BasicLauncher", "JoblibLauncher")):
         raise NotLocal(launcher.get("_target_"))
-    execution = OmegaConf.to_container(point.cfg.execution, resolve=True)
-    config = OmegaConf.to_container(point.cfg.backend, resolve=True)
+    execution = OmegaConf.to_container(cfg.execution, resolve=True)
+    config = OmegaConf.to_container(cfg.backend, resolve=True)
     backend = registry.instantiate_backend(config)
     if execution["isolation"] != "process" or not forkable(backend):
         return None
@@ -96,7 +96,7 @@ def plan(points) -> dict[int, dict[str, list[dict]]]:
     servers: dict[int, dict[str, list[dict]]] = {}
     for point in points:
         try:
-            found = server_of(point)
+            found = server_of(point.cfg)
         except NotLocal:
             return {}
         if found:
@@ -131,7 +131,7 @@ class Servers:
         if len(jobs) < self.wait_for:
             return
         try:
-            found = server_of(SimpleNamespace(cfg=master))
+            found = server_of(master)
         except Exception:  # noqa: BLE001 - not local, or a master pre-flight will refuse: nothing to start
             return
         if found:
@@ -141,7 +141,7 @@ class Servers:
         if not self.local:
             return
         try:
-            found = server_of(point)
+            found = server_of(point.cfg)
         except NotLocal:
             self.local = False
             return

@@ -199,9 +199,7 @@ def serve(requests: int | None = None, replies: int | None = None) -> None:
 def _start(parent: int, memory_limit_bytes: int) -> None:
     """A spawned worker's first act: die with the job that started it, and cap its address space
     (a runaway allocation fails here, as a MemoryError, not in the sweep)."""
-    die_with_parent()
-    if os.getppid() != parent:  # the job died before the death signal was set
-        os._exit(1)
+    die_with_parent(parent)
     if memory_limit_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
 
