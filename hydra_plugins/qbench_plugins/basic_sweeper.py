@@ -4,7 +4,8 @@ Hydra's BasicSweeper composes each job of a batch in the launching process only 
 that it composes, and each job composes it again. qbench's pre-flight (`qbench.cli.preflight`)
 has already composed and validated every point of this very command, and hands its expansion
 over through `qbench.app.state.preflight()`: a job that is one of those points is not composed
-again. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
+again, and where pre-flight composed from the very master config Hydra gave this sweeper, the
+jobs take its group compositions (`SweepConfigLoader.adopt`) instead of composing their own. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
 composed once per distinct set of choices where Hydra's internals allow it). The launcher gets
 the sweeper's context with a `SweepConfigLoader` (`sweep_context`), so its jobs compose the same way.
 
@@ -28,10 +29,14 @@ class QbenchBasicSweeper(basic_sweeper_class()):
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from qbench.app import state
 
-        # called with each batch before it is launched: its jobs learn the batch's choice sets here
-        if isinstance(self.hydra_context.config_loader, SweepConfigLoader):
-            self.hydra_context.config_loader.expect(batch)
         expansion = state.preflight()
+        # called with each batch before it is launched: its jobs learn the batch's choice sets here,
+        # and get pre-flight's compositions where pre-flight composed from this very master config
+        loader = self.hydra_context.config_loader
+        if isinstance(loader, SweepConfigLoader):
+            loader.expect(batch)
+            if expansion is not None and expansion.master is not None:
+                loader.adopt(expansion.master, expansion.compositions, self.config)
         validated = {tuple(point.overrides) for point in expansion.points} if expansion is not None else set()
         composer = sweep_composer(self.hydra_context.config_loader)
         for overrides in batch:

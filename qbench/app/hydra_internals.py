@@ -15,7 +15,10 @@ Why internals at all, in three places only:
   them a `SweepConfigLoader`, which composes through a `SweepComposer` kept per process, so a
   worker composes a sweep's groups once, not once per job. The loader also carries the sweep's
   distinct choice sets, and a job waiting for its fork server composes them ahead
-  (`compose_ahead`), so a worker's later jobs find their groups composed. Figures: docs/PERFORMANCE.md.
+  (`compose_ahead`), so a worker's later jobs find their groups composed. Where pre-flight
+  composed the groups from the very master config the launch's sweeper got, the loader adopts
+  them instead (`SweepConfigLoader.adopt`), and carries them pickled into every job: no job then
+  composes a group at all. Figures: docs/PERFORMANCE.md.
 - the basic sweeper's own class, which qbench's sweeper extends (`basic_sweeper_class`).
 - the same answers as hydra.main: the arguments are parsed by Hydra's own parser
   (`hydra._internal.utils.get_args_parser`), and a sweep is expanded by the basic sweeper's
@@ -35,11 +38,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
 import importlib
 import inspect
 import itertools
 import os
+import pickle
 import uuid
 from typing import Sequence
 
@@ -47,7 +52,7 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import HydraContext
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
@@ -187,6 +192,13 @@ class PublicComposer:
         return self.loader.load_sweep_config(master_config, list(overrides))
 
 
+@dataclasses.dataclass
+class Compositions:
+    """A SweepComposer's work, to be adopted by another process's composer of the same sweep."""
+    groups: dict = dataclasses.field(default_factory=dict)  # choices -> the groups Hydra composed for them
+    parsed: dict = dataclasses.field(default_factory=dict)  # an override line -> its parse
+
+
 class SweepComposer(PublicComposer):
     """`load_sweep_config(master, overrides)`, equal to Hydra's ConfigLoader's, with cached group composition."""
 
@@ -223,6 +235,20 @@ class SweepComposer(PublicComposer):
 
     def composed(self, choices: tuple[str, ...]) -> bool:
         return choices in self._by_choices
+
+    def compositions(self) -> Compositions:
+        """What this composer has composed and parsed so far."""
+        # a parse keeps its parser's config loader (for glob sweeps only): not one to carry into other processes
+        return Compositions(dict(self._by_choices),
+                            {line: dataclasses.replace(o, config_loader=None) for line, o in self._parsed.items()})
+
+    def adopt(self, compositions: Compositions) -> None:
+        """Groups composed elsewhere from the same master config (`SweepConfigLoader.adopt` checks
+        that), and override lines parsed there (a process's first parse warms Hydra's grammar up: ~0.1 s)."""
+        for choices, cfg in compositions.groups.items():
+            self._by_choices.setdefault(choices, cfg)
+        for line, parsed in compositions.parsed.items():
+            self._parsed.setdefault(line, parsed)
 
     def groups(self, master_config: DictConfig, choices: tuple[str, ...]) -> DictConfig:
         """These choices' groups, composed by Hydra the first time they are asked for (cached)."""
@@ -268,6 +294,11 @@ def compose_ahead() -> bool:
     return False
 
 
+# Every job of a sweep carries the adopted compositions (~15 kB a choice set): a SLURM job's pickle on
+# disk too. Beyond this, a job's process composes what it needs, as it would without them.
+ADOPTED_MAX_BYTES = 256 * 1024
+
+
 class SweepConfigLoader(ConfigLoader):
     """Hydra's config loader (public interface, every method delegated) whose `load_sweep_config`
     goes through `sweep_composer`, one per process and sweep. The launchers pickle the sweeper's
@@ -278,12 +309,32 @@ class SweepConfigLoader(ConfigLoader):
         self.loader = loader
         self.token = uuid.uuid4().hex
         self.choice_sets: list[tuple[str, ...]] = []  # of the sweep's jobs (`expect`), for `compose_ahead`
+        self.adopted: bytes | None = None  # pre-flight's group compositions, pickled (`adopt`)
 
     def _composer(self) -> PublicComposer:
         composer = _composers.get(self.token)
         if composer is None:
             composer = _composers[self.token] = sweep_composer(self.loader)
+            if self.adopted is not None and isinstance(composer, SweepComposer):  # a job's process: none composed yet
+                composer.adopt(pickle.loads(self.adopted))
         return composer
+
+    def adopt(self, composed_from: DictConfig, compositions: Compositions, master_config: DictConfig) -> bool:
+        """Take pre-flight's group compositions (`compositions`, composed from the master config
+        `composed_from`) for the jobs of `master_config`, the master Hydra's sweeper got, when the
+        two masters are equal: here, and pickled into every job (up to ADOPTED_MAX_BYTES in all;
+        beyond, each job's process composes them, as without pre-flight). True if adopted."""
+        composer = self._composer()
+        if not compositions.groups or not isinstance(composer, SweepComposer):
+            return False
+        if OmegaConf.to_container(composed_from, resolve=False) != OmegaConf.to_container(master_config, resolve=False):
+            return False  # e.g. a sweep folder taken meanwhile: the launch's master names another one
+        for cfg in compositions.groups.values():  # as Hydra's load_sweep_config does: the master's resolved values (`now`)
+            OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
+        composer.adopt(compositions)
+        pickled = pickle.dumps(compositions)
+        self.adopted = pickled if len(pickled) <= ADOPTED_MAX_BYTES else None
+        return True
 
     def expect(self, jobs: Sequence[Sequence[str]]) -> None:
         """The jobs the launcher will run (the sweeper's batch): their distinct group choice sets

@@ -14,7 +14,8 @@ import copy
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from hydra import initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
@@ -22,10 +23,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException, SearchPathException
 from hydra.types import RunMode
 from hydra.version import VersionBase
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 from qbench.app import state
-from qbench.app.hydra_internals import split_arguments, sweep_composer
+from qbench.app.hydra_internals import Compositions, SweepComposer, split_arguments, sweep_composer
 
 CONFIG_MODULE = "qbench.conf"
 VERSION_BASE = "1.3"  # qbench.app.task's hydra.main declares it
@@ -67,13 +69,40 @@ class Point:
 class Expansion:
     master: DictConfig | None  # the multirun config the points were composed from (None: a single run)
     points: list[Point]
+    # what composing a multirun's points composed (its groups) and parsed: the launch's jobs adopt it
+    # where their master is this one (hydra_internals.SweepConfigLoader.adopt)
+    compositions: Compositions = field(default_factory=Compositions)
+
+
+def sweep_dir_override(folder) -> str:
+    """The override by which a launch makes Hydra use the sweep folder it claimed (qbench.cli.launch)."""
+    return f"hydra.sweep.dir={folder}"
+
+
+def as_launched(master: DictConfig, mode_added: bool) -> DictConfig:
+    """The master config as Hydra's app will compose it for a new sweep, once the launch has claimed
+    its folder and added `sweep_dir_override(folder)` to the command: the folder is the one the
+    master names (the launch takes a `_2` only if another sweep took it meanwhile). A prediction:
+    the launch's sweeper adopts the compositions made from it only if Hydra's own master equals it."""
+    folder = str(Path(str(master.hydra.sweep.dir)))
+    predicted = copy.deepcopy(master)
+    hydra_overrides = list(predicted.hydra.overrides.hydra)
+    # after the command's own overrides; Hydra's app appends `hydra.mode` after them all
+    hydra_overrides.insert(len(hydra_overrides) - 1 if mode_added else len(hydra_overrides), sweep_dir_override(folder))
+    with read_write(predicted.hydra), open_dict(predicted.hydra):
+        predicted.hydra.sweep.dir = folder
+        predicted.hydra.overrides.hydra = hydra_overrides
+    return predicted
 
 
 def compose_command(overrides: list[str], multirun: bool, config_dir: str | None = None,
-                    config_name: str = "config", on_point=None, on_jobs=None) -> Expansion:
+                    config_name: str = "config", on_point=None, on_jobs=None, launching: bool = False) -> Expansion:
     """Every point the command would launch, each composed (with its hydra node) and passed to
     `on_point` (if given) as soon as it is, with the master config of a multirun. `on_jobs(master,
     jobs)`, if given, sees a multirun's master config and its jobs' overrides before any is composed.
+    `launching`: the command is about to be launched (qbench.cli.launch), so a new sweep's points
+    are composed from the master Hydra will compose once the launch has claimed the sweep folder
+    (`as_launched`), and its jobs need not compose them again.
 
     As in Hydra, each point's own overrides are the task overrides only; `hydra.*` and
     `hydra/...` overrides shape every composition but are not part of a point.
@@ -95,13 +124,18 @@ def compose_command(overrides: list[str], multirun: bool, config_dir: str | None
         jobs = split_arguments(parser.parse_overrides(params + task_overrides))
         if on_jobs is not None:
             on_jobs(base, jobs)
+        if launching and not any(o.startswith("hydra.sweep.dir=") for o in overrides):
+            try:
+                base = as_launched(base, mode_added=not given)
+            except OmegaConfBaseException:
+                pass  # a folder name that does not resolve: the launch reports it when it claims the folder
         composer = sweep_composer(loader)
         points = []
         for job in jobs:
             points.append(Point(job, composer.load_sweep_config(base, job)))
             if on_point is not None:
                 on_point(points[-1])
-        return Expansion(base, points)
+        return Expansion(base, points, composer.compositions() if isinstance(composer, SweepComposer) else Compositions())
 
 
 _MISSING = re.compile(r"Could not find '([^/']+)/([^']+)'")

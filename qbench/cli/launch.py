@@ -12,6 +12,7 @@ from pathlib import Path
 from qbench.app import state
 from qbench.app.task import LAUNCHER_PID_ENV
 from qbench.app.hydra_internals import args_parser
+from qbench.app.sweep import sweep_dir_override
 from qbench.cli.errors import error
 from qbench.cli.preflight import launches_nothing, preflight
 from qbench.execution import lifetime
@@ -39,7 +40,7 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
     else:
         folder = sweep_folder.create_unique(folder)  # two sweeps started in one second: bench_..._2
         sweep_folder.hold(folder)
-        argv = [*argv, f"hydra.sweep.dir={folder}"]
+        argv = [*argv, sweep_dir_override(folder)]  # the override pre-flight composed with (as_launched)
     if not any(o.startswith("hydra/sweeper=qbench_list") for o in args.overrides):  # rerun-failed keeps the plan
         # what the sweep is, point by point: a report of a killed sweep names the points that never started
         sweep_folder.write_plan(folder, [point.overrides for point in expansion.points])
@@ -115,7 +116,7 @@ def run_hydra(argv: list[str]) -> int:
         # them; a command pre-flight refuses stops them again (a one-point sweep starts none).
         servers = forkserver.Servers(wait_for=2) if args.multirun else None
         expansion, problem = preflight(args, on_point=servers.add if servers else None,
-                                       on_jobs=servers.expect if servers else None)
+                                       on_jobs=servers.expect if servers else None, launching=True)
         if problem:
             forkserver.stop()
             return error(problem)

@@ -11,14 +11,15 @@ def launches_nothing(args) -> bool:
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
-def preflight(args, on_point=None, on_jobs=None) -> tuple[Expansion | None, str | None]:
+def preflight(args, on_point=None, on_jobs=None, launching: bool = False) -> tuple[Expansion | None, str | None]:
     """(the command composed, every point validated), or (None, the one-line error).
     `on_point` sees each point as soon as it is composed, before any is validated; `on_jobs`, a
-    multirun's master config and jobs before any point is composed (`compose_command`)."""
+    multirun's master config and jobs before any point is composed; `launching`: the command is
+    launched next (`compose_command`)."""
     try:
         expansion = compose_command(args.overrides, args.multirun, args.config_dir,
                                     args.config_name or "config", on_point=on_point,
-                                    on_jobs=on_jobs)
+                                    on_jobs=on_jobs, launching=launching)
         if args.multirun and not expansion.points:
             sweeps = [o for o in args.overrides if "glob(" in o or "range(" in o or "," in o] or args.overrides
             return None, (f"the sweep has no points: {' '.join(sweeps)} expands to nothing; allowed: a glob that "
