@@ -4,10 +4,11 @@ Hydra's BasicSweeper composes each job of a batch in the launching process only 
 that it composes, and each job composes it again. qbench's pre-flight (`qbench.cli.preflight`)
 has already composed and validated every point of this very command, and hands its expansion
 over through `qbench.app.state.preflight()`: a job that is one of those points is not composed
-again, and where pre-flight composed from the very master config Hydra gave this sweeper, the
-jobs take its group compositions (`SweepConfigLoader.adopt`) instead of composing their own. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
+again. Any other job is checked through `qbench.app.hydra_internals.sweep_composer` (groups
 composed once per distinct set of choices where Hydra's internals allow it). The launcher gets
-the sweeper's context with a `SweepConfigLoader` (`sweep_context`), so its jobs compose the same way.
+the sweeper's context with a `SweepConfigLoader` (`sweep_context`), so its jobs compose the same
+way; where pre-flight composed from the very master config Hydra gave this sweeper, the jobs take
+its compositions instead (`SweepConfigLoader.adopt`).
 
 Its base is Hydra's BasicSweeper, found through `qbench.app.hydra_internals.basic_sweeper_class`
 (imported where Hydra 1.3 keeps it, else where Hydra's own `hydra/sweeper=basic` config says it

@@ -191,6 +191,9 @@ class PublicComposer:
     def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
         return self.loader.load_sweep_config(master_config, list(overrides))
 
+    def compositions(self) -> Compositions:
+        return Compositions()  # composes every job from scratch: nothing kept for another process
+
 
 @dataclasses.dataclass
 class Compositions:

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from qbench.app import state
-from qbench.app.hydra_internals import Compositions, SweepComposer, split_arguments, sweep_composer
+from qbench.app.hydra_internals import Compositions, split_arguments, sweep_composer
 
 CONFIG_MODULE = "qbench.conf"
 VERSION_BASE = "1.3"  # qbench.app.task's hydra.main declares it
@@ -135,7 +135,7 @@ def compose_command(overrides: list[str], multirun: bool, config_dir: str | None
             points.append(Point(job, composer.load_sweep_config(base, job)))
             if on_point is not None:
                 on_point(points[-1])
-        return Expansion(base, points, composer.compositions() if isinstance(composer, SweepComposer) else Compositions())
+        return Expansion(base, points, composer.compositions())
 
 
 _MISSING = re.compile(r"Could not find '([^/']+)/([^']+)'")
