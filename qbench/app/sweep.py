@@ -74,6 +74,12 @@ class Expansion:
     compositions: Compositions = field(default_factory=Compositions)
 
 
+def sweep_dir_given(overrides) -> bool:
+    """The command names its sweep folder itself (a resume, rerun-failed): the launch adds no
+    `sweep_dir_override` then."""
+    return any(o.startswith("hydra.sweep.dir=") for o in overrides)
+
+
 def sweep_dir_override(folder) -> str:
     """The override by which a launch makes Hydra use the sweep folder it claimed (qbench.cli.launch)."""
     return f"hydra.sweep.dir={folder}"
@@ -124,7 +130,7 @@ def compose_command(overrides: list[str], multirun: bool, config_dir: str | None
         jobs = split_arguments(parser.parse_overrides(params + task_overrides))
         if on_jobs is not None:
             on_jobs(base, jobs)
-        if launching and not any(o.startswith("hydra.sweep.dir=") for o in overrides):
+        if launching and not sweep_dir_given(overrides):
             try:
                 base = as_launched(base, mode_added=not given)
             except OmegaConfBaseException:

@@ -12,7 +12,7 @@ from pathlib import Path
 from qbench.app import state
 from qbench.app.task import LAUNCHER_PID_ENV
 from qbench.app.hydra_internals import args_parser
-from qbench.app.sweep import sweep_dir_override
+from qbench.app.sweep import sweep_dir_given, sweep_dir_override
 from qbench.cli.errors import error
 from qbench.cli.preflight import launches_nothing, preflight
 from qbench.execution import lifetime
@@ -32,7 +32,7 @@ def _claim_folder(args, expansion, argv: list[str]) -> tuple[Path, list[str]]:
     if not args.multirun:
         run_dir = Path(str(expansion.points[0].cfg.hydra.run.dir))
         return sweep_folder.ensure_writable(run_dir), argv
-    given = any(o.startswith("hydra.sweep.dir=") for o in args.overrides)
+    given = sweep_dir_given(args.overrides)
     folder = Path(str(expansion.master.hydra.sweep.dir))
     if given:  # a resume or rerun-failed: the folder may exist; it must not be in use
         sweep_folder.hold(folder)
