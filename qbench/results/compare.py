@@ -24,13 +24,18 @@ Two sweeps in, one verdict per point that both ran:
    repetitions would tell). Requiring the interval and the test both is what keeps a busy machine's
    noise from being called a regression: a shift that is significant but small, or large but in
    few noisy samples, is not one.
+5. **Time apart.** Each pair keeps how far apart its sides began (`seconds_apart`). The tests above
+   judge the samples; a machine whose own speed moved between two sweeps (APART_SECONDS) is beyond
+   them, and the report says so where points were called changed.
 """
 from __future__ import annotations
 
 import hashlib
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from qbench.results import stats
 from qbench.results.compare_match import (CompareError, Matching, Point, Sweep, By, load_sweep, match, parse_by,
@@ -43,10 +48,15 @@ SEED = 0
 VERDICTS = ("slower", "faster", "same")
 CONTENDED = 0.8  # one side's CPU share below this fraction of the other's: the machine, not the code
 BUSY = 0.7  # a one-thread point that got less than this CPU second per second timed: a busy machine
+# Pairs timed this far apart (the median pair) get a warning: a machine's own speed can move by more than
+# the threshold between minutes (docs/PERFORMANCE.md, bench/machine_drift.py), which no statistic on the
+# two sides' samples can tell from a change of the code.
+APART_SECONDS = 60
 band = stats.threshold_band
 
 __all__ = ["CompareError", "By", "Sweep", "Point", "load_sweep", "parse_by", "text", "compare", "Options",
-           "Comparison", "band", "verdict", "holm", "ratio_ci", "mann_whitney", "least_p"]
+           "Comparison", "band", "verdict", "holm", "ratio_ci", "mann_whitney", "least_p", "seconds_apart",
+           "APART_SECONDS"]
 
 
 # ---- statistics ---------------------------------------------------------------------------------
@@ -134,6 +144,12 @@ class Comparison:
     def counts(self) -> Counter:
         return Counter({v: 0 for v in VERDICTS}) + Counter(r["verdict"] for r in self.rows)
 
+    @property
+    def median_seconds_apart(self) -> float | None:
+        """How far apart in time the pairs' two sides began (the median pair); None where no record says."""
+        gaps = [r["seconds_apart"] for r in self.rows if r.get("seconds_apart") is not None]
+        return statistics.median(gaps) if gaps else None
+
 
 def label(point: Point, split: tuple, varied: set) -> str:
     """A short name of what the point computes: `qsim random d=20 20q`, plus what else sets it apart
@@ -151,6 +167,20 @@ def label(point: Point, split: tuple, varied: set) -> str:
     return " ".join(parts)
 
 
+def _started(record: dict) -> str | None:
+    stamps = record.get("timestamps")
+    started = stamps.get("started_at") if isinstance(stamps, dict) else None
+    return started if isinstance(started, str) else None
+
+
+def seconds_apart(base: str | None, new: str | None) -> float | None:
+    """Seconds between two records' `started_at` (ISO 8601), None where either is missing or unreadable."""
+    try:
+        return abs((datetime.fromisoformat(new) - datetime.fromisoformat(base)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
 def _side(point: Point) -> dict:
     ordered = sorted(point.samples)
     ci = stats.median_ci(ordered)
@@ -160,7 +190,7 @@ def _side(point: Point) -> dict:
             "ci": [ci[0], ci[1]] if ci else None, "cv": described["execution_time_cv"],
             "outliers": described["execution_time_outliers"],
             "cpu_share": share if isinstance(share, (int, float)) and not isinstance(share, bool) else None,
-            "threads": point.keys.get("environment.threads")}
+            "threads": point.keys.get("environment.threads"), "started_at": _started(point.record)}
 
 
 def contended(base: dict, new: dict) -> bool:
@@ -210,6 +240,7 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
         result.rows.append({"label": name, "key": {k: a.keys.get(k) for k in matching.identity + matching.split},
                             "base": base_side, "new": new_side, "ratio": ratio, "ratio_ci": list(ci),
                             "p_value": mann_whitney(a.samples, b.samples),
+                            "seconds_apart": seconds_apart(base_side["started_at"], new_side["started_at"]),
                             "least_p": least_p(len(a.samples), len(b.samples)), "differences": differences})
     pvalues = [r["p_value"] for r in result.rows]
     adjusted = holm(pvalues) if options.correction == "holm" else pvalues

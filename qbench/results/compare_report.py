@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qbench.results import plots, records
-from qbench.results.compare import Comparison, band, text
+from qbench.results.compare import APART_SECONDS, Comparison, band, text
 from qbench.results.report import fmt_time, table
 
 MAX_DIFFERENCES = 20  # the differences most points share; compare.json has every point's own
@@ -36,6 +36,18 @@ def _rule(result: Comparison) -> str:
     test = "Holm-adjusted p" if o.correction == "holm" else "p (no correction)"
     return (f"slower: NEW/BASE > {high:.3g} with its 95 % interval above it and {test} < {o.alpha:g}; "
             f"faster: the same below {low:.3g}; else same")
+
+
+def _apart(result: Comparison) -> str | None:
+    """A warning where points were called slower or faster whose two sides were timed minutes apart."""
+    gap = result.median_seconds_apart
+    changed = result.counts["slower"] + result.counts["faster"]
+    if not changed or gap is None or gap < APART_SECONDS:
+        return None
+    when = f"{gap / 60:.0f} min" if gap < 5400 else f"{gap / 3600:.1f} h"
+    return (f"BASE and NEW were timed {when} apart (the median pair): a machine's own speed can change by more "
+            f"than the threshold in that time, and no test on the samples can tell that from a change of the "
+            f"code; two options timed in one sweep (--by) are seconds apart")
 
 
 def _differences(result: Comparison) -> list[str]:
@@ -85,6 +97,9 @@ def terminal(result: Comparison, written: list[Path]) -> str:
     if busy:
         lines.append(f"{busy} point(s) timed while other processes took CPU time from them (CPU per second "
                      "timed, compare.json cpu_share): a difference there may be the machine's; see compare.md")
+    apart = _apart(result)
+    if apart:
+        lines.append(apart)
     lines.append(_rule(result))
     if written:
         lines.append(f"wrote {', '.join(p.name for p in written)} into {written[0].parent}")
@@ -101,6 +116,9 @@ def markdown(result: Comparison, chart: Path | None) -> str:
     out.append(f"- matched on: {', '.join(m.identity + m.split)}")
     out.append(f"\n**{len(result.rows)} matched points: {counts['slower']} slower, {counts['faster']} faster, "
                f"{counts['same']} same** at a threshold of {o.threshold:.0%}.\n")
+    apart = _apart(result)
+    if apart:
+        out.append(f"{apart}.\n")
     out.append(f"Rule: {_rule(result)}. NEW/BASE is the ratio of the medians; its interval is a bootstrap of "
                f"the ratio of medians ({o.resamples} resamples, seed {o.seed}); p is a two-sided Mann-Whitney U "
                f"test on the raw samples, " + ("adjusted for the number of points by Holm's method. "

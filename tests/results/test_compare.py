@@ -11,9 +11,11 @@ windows themselves spread beyond the threshold is a skip with the figures, one w
 held steady is a failure."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,8 @@ def test_the_same_sweep_twice_is_the_same(sweeps, tmp_path):
         assert p["ratio_ci"][0] <= p["ratio"] <= p["ratio_ci"][1]
         assert p["p_adjusted"] >= p["p_value"]
     assert data["correction"] == "holm" and data["threshold"] == THRESHOLD == 0.1
+    # the sweeps ran one after the other: each pair's two sides seconds, not an hour, apart
+    assert all(0 < p["seconds_apart"] < 3600 for p in data["points"]), [p["seconds_apart"] for p in data["points"]]
 
     def no_wolf():
         assert result.returncode == 0, result.stdout + result.stderr  # --fail-on change: nothing changed
@@ -152,6 +156,31 @@ def test_a_real_2x_is_slower_with_significance(sweeps, tmp_path):
     assert ambiguous.returncode == 2 and ambiguous.stdout == ""
     assert ambiguous.stderr.strip() == ("qbench: error: BASE holds several values of circuit.depth (10, 20): name "
                                         "the two to compare, e.g. --by circuit.depth=10:20")
+
+
+def test_sides_timed_an_hour_apart_are_named(sweeps, tmp_path):
+    """A regression found between sweeps timed an hour apart says so: the machine's own speed may have
+    moved meanwhile. Stand-ins, named as such: NEW's records are moved an hour later and its timed
+    samples tripled (a test cannot wait an hour, nor make qsim slower on demand)."""
+    new = tmp_path / "outputs" / "bench_an_hour_later"
+    shutil.copytree(sweeps["b"], new)
+    for path in new.glob("*/result.json"):
+        record = json.loads(path.read_text())
+        started = datetime.fromisoformat(record["timestamps"]["started_at"]) + timedelta(hours=1)
+        record["timestamps"]["started_at"] = started.isoformat(timespec="milliseconds")
+        record["metrics"]["execution_times_seconds"] = [3 * t for t in record["metrics"]["execution_times_seconds"]]
+        path.write_text(json.dumps(record))
+    result = _compare(sweeps["a"], new, "--fail-on", "slower", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = _json(new)
+    assert {p["verdict"] for p in data["points"]} == {"slower"}
+    assert all(3600 < p["seconds_apart"] < 2 * 3600 for p in data["points"])
+    warning = r"BASE and NEW were timed 6\d min apart \(the median pair\): a machine's own speed can change"
+    assert re.search(warning, result.stdout) and re.search(warning, (new / "compare.md").read_text()), result.stdout
+    # the same sweep against itself by --by: its two depths seconds apart, no such line
+    within = _compare(sweeps["b"], sweeps["b"], "--by", "circuit.depth=10:20", "--out", tmp_path / "by", cwd=tmp_path)
+    assert within.returncode == 0 and "BASE and NEW were timed" not in within.stdout, within.stdout
+    assert all(p["seconds_apart"] < 600 for p in _json(tmp_path / "by")["points"])
 
 
 def test_unmatched_points_and_what_differs_are_listed(sweeps, tmp_path):
