@@ -37,6 +37,7 @@ same points, configs and errors).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import importlib
@@ -249,24 +250,34 @@ class SweepComposer(PublicComposer):
         """Groups composed elsewhere from the same master config (`SweepConfigLoader.adopt` checks
         that), and override lines parsed there (a process's first parse warms Hydra's grammar up: ~0.1 s)."""
         for choices, cfg in compositions.groups.items():
-            self._by_choices.setdefault(choices, cfg)
-        self._pickled.clear()  # the adopted groups may be ones pickled here before their cache was copied in
+            if choices not in self._by_choices:
+                self._keep(choices, cfg)
         for line, parsed in compositions.parsed.items():
             self._parsed.setdefault(line, parsed)
 
     def groups(self, master_config: DictConfig, choices: tuple[str, ...]) -> DictConfig:
         """These choices' groups, composed by Hydra the first time they are asked for (cached)."""
         if choices not in self._by_choices:
-            self._by_choices[choices] = self.loader.load_sweep_config(master_config, list(choices))
+            self._keep(choices, self.loader.load_sweep_config(master_config, list(choices)))
         return self._by_choices[choices]
 
+    def _keep(self, choices: tuple[str, ...], cfg: DictConfig) -> None:
+        """Cache these groups, and their pickle made now: in a joblib worker, the plugin rescan before
+        each job redefines the launchers' config classes, and a node typed by an earlier definition no
+        longer pickles (it is deep-copied then, as before)."""
+        self._by_choices[choices] = cfg
+        try:
+            self._pickled[choices] = pickle.dumps(cfg)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            self._pickled.pop(choices, None)
+
     def _copy(self, master_config: DictConfig, choices: tuple[str, ...]) -> DictConfig:
-        """A job's own copy of these choices' groups. Unpickled from bytes kept per choice set: the same
-        config as a deep copy (OmegaConf pickles its nodes, flags and resolved values whole), in about a
-        third of the time (docs/PERFORMANCE.md)."""
-        if choices not in self._pickled:
-            self._pickled[choices] = pickle.dumps(self.groups(master_config, choices))
-        return pickle.loads(self._pickled[choices])
+        """A job's own copy of these choices' groups: unpickled from their bytes, the same config as a
+        deep copy (OmegaConf pickles nodes, flags and resolved values whole) in about a third of the
+        time (docs/PERFORMANCE.md); a deep copy where they did not pickle."""
+        groups = self.groups(master_config, choices)
+        pickled = self._pickled.get(choices)
+        return pickle.loads(pickled) if pickled is not None else copy.deepcopy(groups)
 
     def load_sweep_config(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig:
         overrides = list(overrides)

@@ -171,3 +171,16 @@ def test_stock_joblib_keeps_both_workers_busy_on_backends_of_unequal_cost(workdi
     # Progress counts every point of the sweep, and the summary all of them.
     assert sum("/20] " in line for line in output.splitlines()) == 20 and "[20/20] " in output
     assert "20 points: 20 successful, 0 skipped/unavailable, 0 failed" in output
+
+
+def test_a_joblib_workers_later_jobs_copy_the_groups_it_adopted(workdir):
+    """Each joblib worker adopts pre-flight's group compositions in its first job, and Hydra's plugin
+    rescan before every later job redefines the launchers' config classes: a later job's copy of the
+    other backend's groups must still come out (a pickled copy made lazily there failed, and with it
+    the whole sweep: exit 1)."""
+    result = run_qbench("-m", "backend=stim,qiskit-aer", "n_qubits=4,5,6", "execution=quick", "hydra/launcher=joblib",
+                        "hydra.launcher.n_jobs=2", "tracking.enabled=false", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = sweep_records(workdir)
+    assert len(records) == 6 and {r["status"] for r in records} == {"success"}
+    assert sorted(r["backend"] for r in records) == ["qiskit-aer"] * 3 + ["stim"] * 3
