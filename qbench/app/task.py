@@ -29,7 +29,8 @@ def main(cfg: DictConfig) -> str:
     from qbench.results import progress, records, tracking
 
     if os.environ.get(LAUNCHER_PID_ENV) == str(os.getppid()):
-        lifetime.watch_parent()  # a joblib (loky) worker: it ends with the launching process
+        lifetime.watch_parent()  # a joblib (loky) worker: it ends with the launching process,
+        lifetime.skip_final_collection()  # and ends quickly when loky ends it
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     directory = benchmark_dir(hydra_cfg)
