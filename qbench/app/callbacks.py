@@ -9,6 +9,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from qbench.app import state
+from qbench.execution import collector
 # bandwidth, tracking and the summary need NumPy/MLflow/matplotlib: imported in the hooks, because
 # Hydra builds its callbacks even for `--help`.
 from qbench.results import progress
@@ -59,6 +60,7 @@ class QbenchCallback(Callback):
             # matplotlib must be imported whole before the summary imports it too: two threads importing
             # it at once see a partially initialised module (ImportError in the summary)
             warming.join()
+        collector.freeze_long_lived()  # matplotlib and the sweep's compositions: out of the summary's collections
         try:  # the records are already safe on disk: a broken report must not fail the sweep
             from qbench.results import summary
 

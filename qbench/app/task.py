@@ -23,14 +23,16 @@ def main(cfg: DictConfig) -> str:
     # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
     # run machinery are only needed once a point runs).
     from qbench.app.hydra_internals import compose_ahead
-    from qbench.execution import lifetime
+    from qbench.execution import collector, lifetime
     from qbench.execution.resources import concurrency
     from qbench.execution.runner import finished_record, run_point
     from qbench.results import progress, records, tracking
 
     if os.environ.get(LAUNCHER_PID_ENV) == str(os.getppid()):
-        lifetime.watch_parent()  # a joblib (loky) worker: it ends with the launching process,
-        lifetime.skip_final_collection()  # and ends quickly when loky ends it
+        # a joblib (loky) worker: it ends with the launching process, and quickly when loky ends it;
+        # what its first job imported is left out of its garbage collections (qbench.execution.collector)
+        lifetime.watch_parent()
+        collector.settle_worker()
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     directory = benchmark_dir(hydra_cfg)

@@ -107,8 +107,9 @@ def _stop_on_signals(folder: Path | None, multirun: bool, argv: list[str]) -> No
 
 def run_hydra(argv: list[str]) -> int:
     """Launch as `python -m qbench ARGV`; the exit code: 2 bad input, 1 a point failed, else 0."""
-    from qbench.execution import forkserver
+    from qbench.execution import collector, forkserver
 
+    collector.freeze_long_lived()  # Hydra and qbench, imported: out of the sweep's garbage collections
     args = args_parser().parse_args(argv)
     folder = None
     if not launches_nothing(args):

@@ -6,15 +6,11 @@
   QuEST's interpreter. A SIGKILLed launcher cannot clean up, so this is what ends them.
 - Hydra's joblib launcher starts its loky workers itself; a job in such a worker runs
   `watch_parent` once, a thread that ends the worker (and its own children) within
-  ~0.5 s of the launching process's death, and leaves what its jobs built out of the
-  interpreter's last garbage collection (`skip_final_collection`): the launching process waits
-  for its workers' exit at the end of every sweep.
+  ~0.5 s of the launching process's death.
 Linux only (/proc, prctl); elsewhere these do nothing.
 """
 from __future__ import annotations
 
-import atexit
-import gc
 import os
 import signal
 import threading
@@ -22,10 +18,9 @@ import time
 
 from qbench.backends.subprocesses import die_with_parent
 
-__all__ = ["die_with_parent", "kill_descendants", "skip_final_collection", "watch_parent"]
+__all__ = ["die_with_parent", "kill_descendants", "watch_parent"]
 POLL_SECONDS = 0.5
 _watching = False
-_skipping = False
 
 
 def _children() -> dict[int, list[int]]:
@@ -89,14 +84,3 @@ def watch_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="qbench-parent-watch", daemon=True).start()
-
-
-def skip_final_collection() -> None:
-    """When this process exits, `gc.freeze()` first: the objects it holds then stay out of the
-    interpreter's last garbage collection, which was most of a loky worker's exit (~0.1-0.25 s
-    after the sweep's last job, which the launching process waits for; docs/PERFORMANCE.md).
-    Every exit handler still runs, logging's flush included; the OS takes the memory back."""
-    global _skipping
-    if not _skipping:
-        _skipping = True
-        atexit.register(gc.freeze)  # the last registered runs first
