@@ -4,8 +4,8 @@ script runs, and is timed as such.
 
 A full collection walks every object its process holds, and most of those live as long as the
 process: Hydra and OmegaConf, qbench, matplotlib once the charts are warm. In the design's sweep
-each joblib worker spent ~0.45 s in full collections and the launching process ~0.3 s, all of it
-CPU taken from the points on a small machine (docs/PERFORMANCE.md). `gc.freeze()` (public,
+each of these three processes (the launching one, two workers) spent 0.4-0.8 s in full
+collections, CPU taken from the points on a small machine (docs/PERFORMANCE.md). `gc.freeze()` (public,
 documented) moves every object tracked at that moment into a permanent generation that
 collections skip; objects made later are collected as before. What is garbage at that moment
 (little, right after imports or a job) is never freed: bounded, once per call.

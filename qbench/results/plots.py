@@ -6,6 +6,7 @@ no global state or GUI backend is involved, even inside Hydra's process.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -97,6 +98,7 @@ def _line_charts(summary, matrix: dict, path: Path, title: str, ylabel: str, tra
     return _save(fig, path, legend)
 
 
+@functools.cache  # one class, made when the first chart is drawn (matplotlib is imported only then)
 def _plain_log_labels():
     """matplotlib's log-axis labels (10⁻³, 2×10⁻³, as `LogFormatterSciNotation` chooses them) in
     plain Unicode text instead of mathtext: parsing each distinct mathtext label costs ~40 ms,
