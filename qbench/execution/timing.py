@@ -37,8 +37,10 @@ def measure(request: dict) -> dict:
     backend.run(prepared)
     dry_run_seconds = time.perf_counter() - start
 
+    start = time.perf_counter()
     for _ in range(execution["warmup_runs"]):
         backend.run(prepared)
+    warmup_seconds = time.perf_counter() - start
 
     last = [None]  # the last timed run's result: the histogram and the verification read it
     cpu_seconds = [0.0]  # this process's CPU time over the timed runs: wall >> CPU means it was made to wait
@@ -79,6 +81,7 @@ def measure(request: dict) -> dict:
         "import_seconds": import_seconds,
         "convert_seconds": convert_seconds,
         "dry_run_seconds": dry_run_seconds,
+        "warmup_seconds": warmup_seconds,
         "execution_times_seconds": times,
         "repetitions_stop": stop,
         "execution_cpu_seconds": cpu_seconds[0],

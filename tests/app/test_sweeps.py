@@ -41,6 +41,7 @@ def test_single_run_writes_a_complete_record(workdir):
     assert m["fidelity"] >= 1 - 1e-6 and m["fidelity_method"] == "statevector"
     assert m["gate_count"] > 0 and m["two_qubit_gate_count"] > 0 and m["circuit_depth"] > 0
     assert m["dry_run_seconds"] > 0 and m["convert_seconds"] > 0 and m["import_seconds"] > 0 and m["verify_seconds"] > 0
+    assert m["warmup_seconds"] > 0
     assert m["memory_peak_mb"] > 0
     assert record["measurements"]["total_shots"] == 1000
     assert record["config"]["backend_options"]["precision"] == "single"

@@ -42,6 +42,7 @@ def test_backend_matches_exact_reference(backend, family, n):
     assert_matches_reference(outcome, n, SHOTS)
     assert len(outcome["execution_times_seconds"]) == 2
     assert outcome["convert_seconds"] >= 0 and outcome["dry_run_seconds"] > 0 and outcome["verify_seconds"] > 0
+    assert outcome["warmup_seconds"] > 0  # warmup_runs=1: one more call, timed apart from the samples
 
 
 @pytest.mark.parametrize("backend", ["cirq", "qiskit-aer", "pennylane"])
