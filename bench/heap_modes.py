@@ -1,6 +1,7 @@
 """Which heap "mode" a cirq point's timed runs land in, counted in page faults (no noise): a fresh
 hand-written script (`bench/plain_loop.py --point`), the same script keeping its dry run's result
-(`--keep-first`: one reference more, as `result = call()` before a loop keeps it), and qbench's
+(`--keep-first`: one reference more, as `result = call()` before a loop keeps it), the script
+importing a small helper module of the standard library after the library (`--import qbench.environment`), and qbench's
 forked worker with `execution.heap=default` and `=pinned`. glibc's default heap either keeps the
 freed state arrays for the next run or hands them back and faults them in again, and which one
 happens depends on the process's history, down to one live object.
@@ -22,13 +23,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from fresh_script import Qbench  # noqa: E402
 
-SIDES = ("script", "script keeping its first result", "qbench default heap", "qbench pinned heap")
+SIDES = ("script", "script keeping its first result", "script importing a helper module",
+         "qbench default heap", "qbench pinned heap")
+# a 97-line module of the standard library only (platform, subprocess, importlib.metadata), as a user's own
+# helpers are: nothing of it runs, only its functions are defined
+HELPER = "qbench.environment"
 
 
-def script(n_qubits: int, keep_first: bool) -> tuple[float, float]:
+def script(n_qubits: int, keep_first: bool, modules: str = "") -> tuple[float, float]:
     command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"cirq:{n_qubits}"]
-    done = subprocess.run(command + (["--keep-first"] if keep_first else []), capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(command + (["--keep-first"] if keep_first else []) + (["--import", modules] if modules else []),
+                          capture_output=True, text=True, check=True)
     row = json.loads(done.stdout.splitlines()[-1])
     return row["median_seconds"], row["page_faults_per_run"]
 
@@ -47,7 +52,8 @@ def main() -> None:
             for _ in range(args.processes):
                 found[SIDES[0]].append(script(n, False))
                 found[SIDES[1]].append(script(n, True))
-                for side, heap in ((SIDES[2], "default"), (SIDES[3], "pinned")):
+                found[SIDES[2]].append(script(n, False, HELPER))
+                for side, heap in ((SIDES[3], "default"), (SIDES[4], "pinned")):
                     record = qbench.record("cirq", n, heap)
                     found[side].append((record["metrics"]["execution_time_seconds"],
                                         record["metrics"]["execution_page_faults_per_run"]))

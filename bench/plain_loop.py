@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import sys
 import os
@@ -108,10 +109,13 @@ def stim_ghz(n):
 LIBRARIES = {"cirq": cirq_ghz, "qiskit-aer": aer_ghz, "qsim": qsim_ghz, "pennylane": pennylane_ghz, "stim": stim_ghz}
 
 
-def time_point(name: str, n: int, keep_first: bool = False) -> dict:
+def time_point(name: str, n: int, keep_first: bool = False, modules: str = "") -> dict:
     """Build one point with the library's own API; dry run, warm-up, 3 timed runs. `keep_first`:
-    the dry run's result stays referenced, as `result = call()` before a loop would keep it."""
+    the dry run's result stays referenced, as `result = call()` before a loop would keep it.
+    `modules`: imported once the point is built (the library imported), before its first call."""
     call = LIBRARIES[name](n)
+    for module in filter(None, modules.split(",")):
+        importlib.import_module(module)
     start = time.perf_counter()
     first = call()
     dry = time.perf_counter() - start
@@ -135,12 +139,14 @@ def main() -> None:
     parser.add_argument("--point", help="BACKEND:N_QUBITS: time this one point (this process is fresh), print JSON")
     parser.add_argument("--heap", choices=("default", "pinned"), default="default")
     parser.add_argument("--keep-first", action="store_true", help="with --point: keep the dry run's result")
+    parser.add_argument("--import", dest="modules", default="",
+                        help="with --point: modules (comma-separated) imported after the library, as a user's own helpers are")
     args = parser.parse_args()
     if args.heap == "pinned":
         pin_heap()
     if args.point:
         name, n = args.point.split(":")
-        print(json.dumps(time_point(name, int(n), args.keep_first)))
+        print(json.dumps(time_point(name, int(n), args.keep_first, args.modules)))
         sys.stdout.flush()
         os._exit(0)  # a user's script would also tear down its imports; that is not timed either
     rows = []

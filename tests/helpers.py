@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_module
 import qbench
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent  # the repository
 PLUGIN_CONF = TESTS / "plugins" / "conf"
 
 

@@ -51,16 +51,28 @@ def load_backend(config: dict) -> tuple[Backend, float]:
 
 
 @functools.lru_cache(maxsize=1)
-def known_packages() -> tuple[str, ...]:
-    """The packages of every backend qbench ships (conf/backend/*.yaml), on either device: the
-    versions every record carries, so two sweeps can be compared whatever backends they ran."""
+def shipped_configs() -> tuple[dict, ...]:
+    """The backend configs qbench ships (conf/backend/*.yaml), as written (not composed)."""
     import yaml
 
     from qbench.conf import CONF_DIR, shipped_options
 
+    return tuple(yaml.safe_load((CONF_DIR / "backend" / f"{option}.yaml").read_text())
+                 for option in shipped_options("backend"))
+
+
+def adapter_modules() -> list[str]:
+    """The modules of the adapters qbench ships, in order, each once (importing them is cheap: an
+    adapter imports its library only in `load`)."""
+    return list(dict.fromkeys(str(config["_target_"]).rpartition(".")[0] for config in shipped_configs()))
+
+
+@functools.lru_cache(maxsize=1)
+def known_packages() -> tuple[str, ...]:
+    """The packages of every backend qbench ships (conf/backend/*.yaml), on either device: the
+    versions every record carries, so two sweeps can be compared whatever backends they ran."""
     packages: dict[str, None] = {}
-    for option in shipped_options("backend"):
-        config = yaml.safe_load((CONF_DIR / "backend" / f"{option}.yaml").read_text())
+    for config in shipped_configs():
         for device in ("CPU", "GPU"):
             try:
                 packages.update(dict.fromkeys(instantiate_backend({**config, "device": device}).packages))

@@ -107,6 +107,8 @@ class Root:
             self.done = True
             self.channel.close()
         elif message["op"] == "server":
+            # an adapter qbench does not ship: imported here before its unit starts, where it can be
+            import_adapters([message["target"].rpartition(".")[0]])
             server = self.servers[message["target"]] = Server(message["target"], message["config"], fds[0])
             self.reporting[server.imported_read] = server
             shared = tuple(message["shared"])
@@ -210,6 +212,15 @@ def fork_server(configs: list[dict], listener: int, imported_write: int, go_read
         serve_group(configs, listener, imported_write, go_read, shared_seconds)
     for fd in (listener, imported_write, go_read):
         os.close(fd)
+
+
+def import_adapters(modules) -> None:
+    """Import these adapter modules here, before any library (one that fails is the server's to report)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - its server's load says what is wrong
+            pass
 
 
 def import_shared(modules: tuple[str, ...]) -> float:
@@ -403,8 +414,14 @@ def main() -> None:
     die_with_parent(int(sys.argv[1]))  # a SIGKILLed launcher cannot stop() its servers
     os.dup2(2, 1)  # library chatter goes to stderr, like a worker's
     # What a worker imports for its point, before any library, as a spawned worker does: the
-    # library's objects then lie above qbench's in the heap in both.
+    # library's objects then lie above qbench's in the heap in both. The adapters' modules too:
+    # a unit's parent imports the shared library (cirq) before its servers load their adapters,
+    # and one module of qbench's defined after the library is enough to change how often glibc's
+    # heap faults a point's arrays in again (cirq at 16-20 qubits, ~1.3-2.3x the page faults of a
+    # user's script; docs/PERFORMANCE.md "A helper module is enough"). With every qbench module
+    # imported first, what a worker has done since its library's import is what a script does.
     from qbench.execution import timing  # noqa: F401
+    import_adapters(registry.adapter_modules())
 
     Root(socket.socket(fileno=int(sys.argv[2]))).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s

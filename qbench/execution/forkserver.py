@@ -14,8 +14,9 @@ those once. Every point therefore starts from the same state, whatever points ra
 that of a process which has imported qbench's worker code and then its one library, as a
 spawned worker (and a user's own script) has it, plus that one small conversion. One process
 for all libraries would be cheaper, but measurably not the same: with another library imported
-beside it, cirq's 20-qubit points page-fault twice as much under glibc's default heap
-(docs/PERFORMANCE.md). The worker serves its one point over a socket (the protocol of
+beside it, cirq's 20-qubit points page-fault twice as much under glibc's default heap, as they
+also do in a user's script after as little as one small module more (docs/PERFORMANCE.md,
+"A helper module is enough"). The worker serves its one point over a socket (the protocol of
 `qbench.execution.workers`) and is then killed.
 
 The root lets at most one import per core run at a time, and no server forks a worker before

@@ -19,9 +19,8 @@ from qbench.app.hydra_internals import PUBLIC_ENV, PublicComposer, SweepComposer
 from qbench.app.sweep import compose_command, hydra_session
 from qbench.cli import backends_table, plan
 from qbench.cli.preflight import preflight
-from tests.helpers import BAD_INPUTS, PLUGIN_CONF
+from tests.helpers import BAD_INPUTS, PLUGIN_CONF, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # glob(*), a group choice sweep, range() (a value sweep) and a plain value sweep
 SWEEP = ["noise=glob(*)", "backend=cirq,stim", "n_qubits=range(4,8,2)", "shots=100,200"]
 

@@ -18,7 +18,7 @@ from qbench.circuits import canonical as circuits
 from qbench.cli.preflight import preflight
 from qbench.execution import forkserver, pool
 from qbench.execution.workers import WorkerFailure
-from tests.helpers import PLUGIN_CONF, assert_helper_killed_and_guardian_spared, assert_matches_reference, wait_until_gone
+from tests.helpers import PLUGIN_CONF, ROOT, assert_helper_killed_and_guardian_spared, assert_matches_reference, wait_until_gone
 
 
 def sweep_points(*overrides: str):
@@ -103,6 +103,28 @@ def test_adapters_sharing_modules_have_their_servers_forked_from_one_parent(serv
     (root,) = forkserver._roots
     parents = wait_for_children(root.pid, 3)
     assert sorted(len(children(parent)) for parent in parents) == [1, 1, 3]
+
+
+def test_a_forked_cirq_worker_faults_its_arrays_in_as_often_as_a_users_script(server):
+    """glibc's default heap hands a run's freed state arrays back and faults them in again more or
+    less often depending on what the process did since its library was imported: one small module
+    of qbench's defined after cirq is enough to double it at 20 qubits (docs/PERFORMANCE.md, "A
+    helper module is enough"). So the root imports every qbench module, the adapters' included,
+    before any library, and a worker of the unit that shares cirq (its parent imported cirq before
+    the cirq and qsim servers loaded their adapters) faults as often as a fresh script for the same
+    point (bench/plain_loop.py --point). Page faults, not times: they carry none of the machine's
+    noise. Before that order, 4570 faults a run against the script's 2000."""
+    points, _ = server("backend=cirq,qsim", "n_qubits=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    point = request(backend_config(points, "cirq"), 20)
+    point["execution"] = {"warmup_runs": 1, "repetitions": 3, "verify_max_qubits": 18, "heap": "default"}
+    outcome = pool.run_isolated(point, 120, 1, None)
+    assert outcome["worker"] == "forked"
+    forked = outcome["execution_minor_faults"] / len(outcome["execution_times_seconds"])
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", "cirq:20"],
+                          capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    script = json.loads(done.stdout.splitlines()[-1])["page_faults_per_run"]
+    # the script itself moves by one 2 MiB huge page (~510 faults) from one process to the next
+    assert forked <= 1.3 * script + 100, (forked, script)
 
 
 def test_servers_import_while_preflight_composes_and_serve_once_it_is_done():

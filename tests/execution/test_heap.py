@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from qbench.execution.runner import run_point
-from tests.helpers import compose_point, run_qbench
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.helpers import ROOT, compose_point, run_qbench
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 
