@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +24,8 @@ SWEEP = ["-m", "backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.dept
          "execution.repetitions=15", "execution.min_time=0.5", "tracking.enabled=false"]
 
 
-def two_sweeps(tmp: Path, together: bool) -> list[Path]:
-    """The same sweep twice: one after the other, or both started at once (side by side)."""
+def two_sweeps(tmp: Path, together: bool, pause: float = 0.0) -> list[Path]:
+    """The same sweep twice: one after the other (`pause` seconds apart), or both started at once."""
     dirs = [Path(tempfile.mkdtemp(dir=tmp)) for _ in range(2)]
     procs = []
     for d in dirs:
@@ -32,6 +33,8 @@ def two_sweeps(tmp: Path, together: bool) -> list[Path]:
                                       stderr=subprocess.STDOUT, text=True))
         if not together:
             _wait(procs[-1])
+            if len(procs) == 1:
+                time.sleep(pause)
     if together:
         for proc in procs:
             _wait(proc)
@@ -58,12 +61,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--side-by-side", action="store_true",
                         help="start the two sweeps together (default: one after the other)")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between the two sweeps (one after the other)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "compare_noise.json"))
     args = parser.parse_args()
     same, double, bare, rounds = Counter(), Counter(), Counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            a, b = two_sweeps(Path(tmp), args.side_by_side)
+            a, b = two_sweeps(Path(tmp), args.side_by_side, args.pause)
             twice = compare(a, b, Path(tmp) / f"twice{r}")
             timed = [p for p in twice["points"] if p["base"]["median"] >= 0.010]
             same.update(p["verdict"] for p in timed)
@@ -86,7 +90,7 @@ def main() -> None:
     print(f"same sweep twice, points >= 10 ms: {dict(same)}; a bare p < 0.05 would say {dict(bare)}")
     print(f"depth 10 -> 20 (2x the work): {dict(double)}")
     Path(args.out).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                          "sweep": SWEEP, "side_by_side": args.side_by_side, "same_twice": same, "bare_p_values": bare,
+                                          "sweep": SWEEP, "side_by_side": args.side_by_side, "pause": args.pause, "same_twice": same, "bare_p_values": bare,
                                           "double": double, "rounds": rounds}, indent=1))
 
 
