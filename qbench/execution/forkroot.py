@@ -107,8 +107,7 @@ class Root:
             self.done = True
             self.channel.close()
         elif message["op"] == "server":
-            # an adapter qbench does not ship: imported here before its unit starts, where it can be
-            import_adapters([message["target"].rpartition(".")[0]])
+            import_modules([message["target"].rpartition(".")[0]])  # one not shipped: before its unit, if it can
             server = self.servers[message["target"]] = Server(message["target"], message["config"], fds[0])
             self.reporting[server.imported_read] = server
             shared = tuple(message["shared"])
@@ -184,7 +183,7 @@ class Root:
 def unit_parent(channel: socket.socket, shared: tuple[str, ...], servers: list[tuple]) -> None:
     """The parent of a unit's servers: import the shared modules, fork the servers it has, then
     each server the root hands over later; it ends with the root."""
-    shared_seconds = import_shared(shared)
+    shared_seconds = import_modules(shared)
     for number, (configs, *fds) in enumerate(servers):
         fork_server(configs, *fds, shared_seconds,
                     others=[channel.fileno(), *(fd for later in servers[number + 1:] for fd in later[1:])])
@@ -214,18 +213,9 @@ def fork_server(configs: list[dict], listener: int, imported_write: int, go_read
         os.close(fd)
 
 
-def import_adapters(modules) -> None:
-    """Import these adapter modules here, before any library (one that fails is the server's to report)."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - its server's load says what is wrong
-            pass
-
-
-def import_shared(modules: tuple[str, ...]) -> float:
-    """Import the modules a unit's servers share; the seconds it took (charged to each server's
-    import). One that is not installed is left to the servers' own imports."""
+def import_modules(modules) -> float:
+    """Import these modules (a unit's shared ones: the seconds it took are charged to each server's
+    import). One that is not installed, or fails, is left to the servers' own imports to report."""
     start = time.perf_counter()
     for module in modules:
         try:
@@ -413,15 +403,12 @@ class ForkServer:
 def main() -> None:
     die_with_parent(int(sys.argv[1]))  # a SIGKILLed launcher cannot stop() its servers
     os.dup2(2, 1)  # library chatter goes to stderr, like a worker's
-    # What a worker imports for its point, before any library, as a spawned worker does: the
-    # library's objects then lie above qbench's in the heap in both. The adapters' modules too:
-    # a unit's parent imports the shared library (cirq) before its servers load their adapters,
-    # and one module of qbench's defined after the library is enough to change how often glibc's
-    # heap faults a point's arrays in again (cirq at 16-20 qubits, ~1.3-2.3x the page faults of a
-    # user's script; docs/PERFORMANCE.md "A helper module is enough"). With every qbench module
-    # imported first, what a worker has done since its library's import is what a script does.
+    # Every qbench module a worker uses, the adapters' included, before any library (a unit's
+    # parent imports the shared one before its servers load their adapters): one module of
+    # qbench's defined after the library changes how often glibc's heap faults a point's arrays in
+    # again (cirq 20 q: 2.3x a script's; docs/PERFORMANCE.md "A helper module is enough").
     from qbench.execution import timing  # noqa: F401
-    import_adapters(registry.adapter_modules())
+    import_modules(registry.adapter_modules())
 
     Root(socket.socket(fileno=int(sys.argv[2]))).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s

@@ -18,7 +18,8 @@ from qbench.circuits import canonical as circuits
 from qbench.cli.preflight import preflight
 from qbench.execution import forkserver, pool
 from qbench.execution.workers import WorkerFailure
-from tests.helpers import PLUGIN_CONF, ROOT, assert_helper_killed_and_guardian_spared, assert_matches_reference, wait_until_gone
+from tests.helpers import (PLUGIN_CONF, ROOT, assert_helper_killed_and_guardian_spared, assert_matches_reference,
+                           wait_until_gone)
 
 
 def sweep_points(*overrides: str):
