@@ -49,14 +49,20 @@ os.environ["OMP_NUM_THREADS"] = "1"  # this process's own imports (the fork serv
 from plain_loop import LIBRARIES  # noqa: E402
 from sweep_overhead import SWEEP  # noqa: E402
 
-SIDES = ("fresh", "fresh_kept", "fresh_helper", "qbench", "pinned")
+# the hand-written scripts: bench/plain_loop.py --point with these flags
 SCRIPTS = {"fresh": [], "fresh_kept": ["--keep-first"], "fresh_helper": ["--import", "qbench.environment"]}
+SIDES = (*SCRIPTS, "qbench", "pinned")
+
+
+def script_point(backend: str, n_qubits: int, side: str = "fresh") -> dict:
+    """One point timed by one of the SCRIPTS in a fresh process: its JSON row."""
+    command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"{backend}:{n_qubits}"]
+    done = subprocess.run(command + SCRIPTS[side], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def fresh_point(backend: str, n_qubits: int, side: str = "fresh") -> float:
-    command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"{backend}:{n_qubits}"]
-    done = subprocess.run(command + SCRIPTS[side], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])["median_seconds"]
+    return script_point(backend, n_qubits, side)["median_seconds"]
 
 
 class Qbench:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,21 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fresh_script import Qbench  # noqa: E402
+from fresh_script import Qbench, script_point  # noqa: E402
 
-SIDES = ("script", "script keeping its first result", "script importing a helper module",
-         "qbench default heap", "qbench pinned heap")
-# a 97-line module of the standard library only (platform, subprocess, importlib.metadata), as a user's own
-# helpers are: nothing of it runs, only its functions are defined
-HELPER = "qbench.environment"
-
-
-def script(n_qubits: int, keep_first: bool, modules: str = "") -> tuple[float, float]:
-    command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), "--point", f"cirq:{n_qubits}"]
-    done = subprocess.run(command + (["--keep-first"] if keep_first else []) + (["--import", modules] if modules else []),
-                          capture_output=True, text=True, check=True)
-    row = json.loads(done.stdout.splitlines()[-1])
-    return row["median_seconds"], row["page_faults_per_run"]
+# each script side: its flags in fresh_script.SCRIPTS (the helper is qbench.environment, 97 lines of the
+# standard library only, as a user's own helpers are: nothing of it runs, only its functions are defined)
+SCRIPT_SIDES = {"script": "fresh", "script keeping its first result": "fresh_kept",
+                "script importing a helper module": "fresh_helper"}
+SIDES = (*SCRIPT_SIDES, "qbench default heap", "qbench pinned heap")
 
 
 def main() -> None:
@@ -50,9 +41,9 @@ def main() -> None:
         for n in (int(x) for x in args.qubits.split(",")):
             found: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
             for _ in range(args.processes):
-                found[SIDES[0]].append(script(n, False))
-                found[SIDES[1]].append(script(n, True))
-                found[SIDES[2]].append(script(n, False, HELPER))
+                for side, script in SCRIPT_SIDES.items():
+                    row = script_point("cirq", n, script)
+                    found[side].append((row["median_seconds"], row["page_faults_per_run"]))
                 for side, heap in ((SIDES[3], "default"), (SIDES[4], "pinned")):
                     record = qbench.record("cirq", n, heap)
                     found[side].append((record["metrics"]["execution_time_seconds"],

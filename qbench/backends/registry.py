@@ -57,7 +57,8 @@ def shipped_configs() -> tuple[dict, ...]:
 
     from qbench.conf import CONF_DIR, shipped_options
 
-    return tuple(yaml.safe_load((CONF_DIR / "backend" / f"{option}.yaml").read_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the fork root reads these at its start
+    return tuple(yaml.load((CONF_DIR / "backend" / f"{option}.yaml").read_text(), Loader=loader)
                  for option in shipped_options("backend"))
 
 
