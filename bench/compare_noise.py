@@ -5,7 +5,12 @@ or more should be `same`. Within each sweep, depth 10 against depth 20 of the sa
 work) should be `slower`. Also counted: what a bare p < 0.05 (no threshold, no interval, no Holm)
 would have called a change, to show what the verdict rule guards against.
 
+Two designs of the same sweep, interleaved in every round: `single` times each point in one process
+(15 samples, 0.5 s); `repeats` runs it as 3 repeats (`execution.replicate=range(3)`, 6 samples and
+0.17 s each: the same samples and timed seconds), which the comparison tests with the repeat as the unit.
+
     .venv/bin/python bench/compare_noise.py          # 3 rounds; bench/results/compare_noise.json
+    .venv/bin/python bench/compare_noise.py --designs repeats --rounds 6
 """
 from __future__ import annotations
 
@@ -20,16 +25,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP = ["-m", "backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.depth=10,20", "backend.threads=1",
-         "execution.repetitions=15", "execution.min_time=0.5", "tracking.enabled=false"]
+POINTS = ["backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.depth=10,20", "backend.threads=1",
+          "tracking.enabled=false"]
+SWEEPS = {"single": ["-m", *POINTS, "execution.repetitions=15", "execution.min_time=0.5"],
+          # the slowest-varying override first: each point's 3 repeats spread over the sweep
+          "repeats": ["-m", "execution.replicate=range(3)", *POINTS, "execution.repetitions=6",
+                      "execution.min_time=0.17"]}
 
 
-def two_sweeps(tmp: Path, together: bool, pause: float = 0.0) -> list[Path]:
+def two_sweeps(tmp: Path, sweep: list[str], together: bool, pause: float = 0.0) -> list[Path]:
     """The same sweep twice: one after the other (`pause` seconds apart), or both started at once."""
     dirs = [Path(tempfile.mkdtemp(dir=tmp)) for _ in range(2)]
     procs = []
     for d in dirs:
-        procs.append(subprocess.Popen([sys.executable, "-m", "qbench", *SWEEP], cwd=d, stdout=subprocess.PIPE,
+        procs.append(subprocess.Popen([sys.executable, "-m", "qbench", *sweep], cwd=d, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
         if not together:
             _wait(procs[-1])
@@ -52,46 +61,57 @@ def compare(base: Path, new: Path, out: Path, *extra: str) -> dict:
     return json.loads((out / "compare.json").read_text())
 
 
-def _ratios(points: list[dict]) -> str:
-    return ", ".join(f"{p['ratio']:.2f}" for p in points)
+def one_round(tmp: Path, design: str, r: int, args) -> dict:
+    a, b = two_sweeps(tmp, SWEEPS[design], args.side_by_side, args.pause)
+    twice = compare(a, b, tmp / f"twice{design}{r}")
+    doubled = [p for sweep in (a, b)
+               for p in compare(sweep, sweep, tmp / f"double{design}{r}{sweep.parent.parent.name}",
+                                "--by", "circuit.depth=10:20")["points"]]
+    shares = [side["cpu_share"] for p in twice["points"] for side in (p["base"], p["new"])
+              if side.get("cpu_share") is not None]
+    return {"design": design,
+            "twice": [(p["label"], p["ratio"], p["ratio_ci"], p["p_value"], p["p_adjusted"], p["verdict"])
+                      for p in twice["points"] if p["base"]["median"] >= 0.010],
+            "double": [(p["label"], p["ratio"], p["ratio_ci"], p["p_adjusted"], p["verdict"]) for p in doubled],
+            "lowest_cpu_share": min(shares, default=None)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--designs", default="single,repeats", help="which sweeps, interleaved in each round: "
+                        "single (one process a point), repeats (3 a point); default: %(default)s")
     parser.add_argument("--side-by-side", action="store_true",
                         help="start the two sweeps together (default: one after the other)")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between the two sweeps (one after the other)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "compare_noise.json"))
     args = parser.parse_args()
-    same, double, bare, rounds = Counter(), Counter(), Counter(), []
+    designs = args.designs.split(",")
+    unknown = sorted(set(designs) - set(SWEEPS))
+    if unknown:
+        parser.error(f"--designs {unknown[0]}: allowed: {', '.join(SWEEPS)}")
+    rounds = []
+    totals = {d: {"same_twice": Counter(), "bare_p_values": Counter(), "double": Counter()} for d in designs}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            a, b = two_sweeps(Path(tmp), args.side_by_side, args.pause)
-            twice = compare(a, b, Path(tmp) / f"twice{r}")
-            timed = [p for p in twice["points"] if p["base"]["median"] >= 0.010]
-            same.update(p["verdict"] for p in timed)
-            bare.update("changed" if p["p_value"] < 0.05 else "unchanged" for p in timed)
-            doubled = [p for sweep in (a, b)
-                       for p in compare(sweep, sweep, Path(tmp) / f"double{r}{sweep.parent.parent.name}",
-                                        "--by", "circuit.depth=10:20")["points"]]
-            double.update(p["verdict"] for p in doubled)
-            rounds.append({"twice": [(p["label"], p["ratio"], p["ratio_ci"], p["p_value"], p["p_adjusted"],
-                                      p["verdict"]) for p in twice["points"]],
-                           "double": [(p["label"], p["ratio"], p["ratio_ci"], p["p_adjusted"], p["verdict"])
-                                      for p in doubled]})
-            shares = [side["cpu_share"] for p in twice["points"] for side in (p["base"], p["new"])
-                      if side.get("cpu_share") is not None]
-            rounds[-1]["lowest_cpu_share"] = min(shares, default=None)
-            print(f"round {r + 1} (lowest CPU share {min(shares, default=0):.2f}): same sweep twice "
-                  f"{dict(Counter(p['verdict'] for p in timed))}, "
-                  f"ratios {_ratios(twice['points'])}; depth 10 -> 20 "
-                  f"{dict(Counter(p['verdict'] for p in doubled))}, ratios {_ratios(doubled)}", flush=True)
-    print(f"same sweep twice, points >= 10 ms: {dict(same)}; a bare p < 0.05 would say {dict(bare)}")
-    print(f"depth 10 -> 20 (2x the work): {dict(double)}")
+            for design in designs:
+                found = one_round(Path(tmp), design, r, args)
+                rounds.append(found)
+                total = totals[design]
+                total["same_twice"].update(t[-1] for t in found["twice"])
+                total["bare_p_values"].update("changed" if t[3] < 0.05 else "unchanged" for t in found["twice"])
+                total["double"].update(d[-1] for d in found["double"])
+                print(f"round {r + 1}, {design} (lowest CPU share {found['lowest_cpu_share'] or 0:.2f}): same sweep "
+                      f"twice {dict(Counter(t[-1] for t in found['twice']))}, ratios "
+                      f"{', '.join(f'{t[1]:.2f}' for t in found['twice'])}; depth 10 -> 20 "
+                      f"{dict(Counter(d[-1] for d in found['double']))}, ratios "
+                      f"{', '.join(f'{d[1]:.2f}' for d in found['double'])}", flush=True)
+    for design, total in totals.items():
+        print(f"{design}: same sweep twice, points >= 10 ms: {dict(total['same_twice'])}; a bare p < 0.05 would say "
+              f"{dict(total['bare_p_values'])}; depth 10 -> 20 (2x the work): {dict(total['double'])}")
     Path(args.out).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                          "sweep": SWEEP, "side_by_side": args.side_by_side, "pause": args.pause, "same_twice": same, "bare_p_values": bare,
-                                          "double": double, "rounds": rounds}, indent=1))
+                                          "sweeps": {d: SWEEPS[d] for d in designs}, "side_by_side": args.side_by_side,
+                                          "pause": args.pause, "designs": totals, "rounds": rounds}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ can tell such a drift of the machine from a change of the code.
 
     .venv/bin/python bench/machine_drift.py                  # 60 s; bench/results/machine_drift.json
     .venv/bin/python bench/machine_drift.py --seconds 4 --out -   # a short probe, JSON on stdout
+    .venv/bin/python bench/machine_drift.py --seconds 300 --longer 2,5,15,30,60   # windows of other lengths too
 """
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.5, help="seconds of runs per window")
     parser.add_argument("--threshold", type=float, default=0.10)
     parser.add_argument("--qubits", type=int, default=20)
+    parser.add_argument("--longer", default="", help="more window lengths in seconds, e.g. 2,5,15,30: how far "
+                        "adjacent windows of each length differ")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "machine_drift.json"),
                         help="where the JSON goes ('-': stdout)")
     args = parser.parse_args()
@@ -72,6 +75,12 @@ def main() -> None:
               "pairs_apart": apart(medians, args.threshold),
               "adjacent_apart": apart(medians, args.threshold, 1),
               "five_apart": apart(medians, args.threshold, 5)}
+    result["by_window"] = []
+    for seconds in [args.window] + [float(w) for w in args.longer.split(",") if w]:
+        longer = windows(samples, seconds)
+        result["by_window"].append({"window_seconds": seconds, "windows": len(longer),
+                                    "spread": max(longer) / min(longer) if longer else None,
+                                    "adjacent_apart": apart(longer, args.threshold, 1)})
     text = json.dumps(result, indent=1)
     if args.out == "-":
         print(text)
@@ -82,6 +91,9 @@ def main() -> None:
           f"{args.window:g} s: slowest/fastest {result['spread']:.2f}; pairs more than {args.threshold:.0%} apart: "
           f"{pct(result['pairs_apart'])} of all, {pct(result['adjacent_apart'])} of adjacent ones, "
           f"{pct(result['five_apart'])} five windows apart -> {args.out}", file=sys.stderr)
+    for w in result["by_window"][1:]:
+        print(f"  windows of {w['window_seconds']:g} s ({w['windows']}): slowest/fastest {w['spread']:.2f}, adjacent "
+              f"ones more than {args.threshold:.0%} apart: {pct(w['adjacent_apart'])}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,9 @@ def check_point(cfg) -> None:
     _require(_is_int(ex.verify_max_qubits) and ex.verify_max_qubits >= 0, "execution.verify_max_qubits",
              ex.verify_max_qubits, "a non-negative integer")
     _require(_is_int(ex.gpus) and ex.gpus > 0, "execution.gpus", ex.gpus, "a positive integer")
+    replicate = ex.get("replicate", 0)
+    _require(_is_int(replicate) and replicate >= 0, "execution.replicate", replicate,
+             "a non-negative integer (sweep it: execution.replicate=range(3))")
 
 
 def _check_backend_options(backend) -> None:

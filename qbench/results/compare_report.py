@@ -12,9 +12,27 @@ MAX_LISTED = 50  # unmatched / not compared points listed by name
 
 
 def _interval(side: dict) -> str:
+    repeats = side.get("repeats", 1)
+    if repeats > 1:  # no one-level interval: the repeats' samples are not independent draws
+        return f"{fmt_time(side['median'])} n={side['n']} in {repeats} repeats"
     ci = side["ci"]
     inner = f"[{fmt_time(ci[0])}, {fmt_time(ci[1])}]" if ci else "[n<6: no 95 % CI]"
     return f"{fmt_time(side['median'])} {inner} n={side['n']}"
+
+
+def _method(result: Comparison) -> tuple[str, str]:
+    """(interval, test) as the rows used them: one level, or the repeat as the unit where both sides ran repeats."""
+    o, tests = result.options, {r.get("test") for r in result.rows}
+    interval, test = [], []
+    if "mann-whitney" in tests:
+        interval.append(f"a bootstrap of the ratio of medians ({o.resamples} resamples, seed {o.seed}, 95 %)")
+        test.append("a two-sided Mann-Whitney U test on the raw samples")
+    if "t-test over repeats" in tests:
+        where = "where both sides ran repeats (execution.replicate), " if test else ""
+        interval.append(f"{where}the t-test's 95 % interval of the ratio of the repeats' geometric mean medians")
+        test.append(f"{where}a two-sided t-test on the logs of the repeats' medians (Student's; Welch's where "
+                    "the sides ran unequal numbers of repeats)")
+    return "; ".join(interval), "; ".join(test)
 
 
 def _ratio(row: dict) -> str:
@@ -119,10 +137,10 @@ def markdown(result: Comparison, chart: Path | None) -> str:
     apart = _apart(result)
     if apart:
         out.append(f"{apart}.\n")
-    out.append(f"Rule: {_rule(result)}. NEW/BASE is the ratio of the medians; its interval is a bootstrap of "
-               f"the ratio of medians ({o.resamples} resamples, seed {o.seed}); p is a two-sided Mann-Whitney U "
-               f"test on the raw samples, " + ("adjusted for the number of points by Holm's method. "
-                                               if o.correction == "holm" else "not adjusted. ")
+    interval, test = _method(result)
+    out.append(f"Rule: {_rule(result)}. NEW/BASE is the ratio of the medians; its interval is {interval}; "
+               f"p is {test}, " + ("adjusted for the number of points by Holm's method. "
+                                   if o.correction == "holm" else "not adjusted. ")
                + "(?) marks a `same` whose interval reaches beyond the threshold: not shown to be the same.\n")
     out.append("## What differs\n")
     changed = _differences(result)
@@ -164,8 +182,7 @@ def to_json(result: Comparison) -> dict:
         "new": {"path": str(result.new.path), "benchmark_id": result.new.benchmark_id},
         "by": {"key": o.by.key, "base": o.by.base, "new": o.by.new} if o.by else None,
         "threshold": o.threshold, "band": [low, high], "alpha": o.alpha, "correction": o.correction,
-        "test": "Mann-Whitney U, two-sided", "interval": f"bootstrap of the ratio of medians, {o.resamples} "
-                                                          f"resamples, seed {o.seed}, 95 %",
+        "test": _method(result)[1], "interval": _method(result)[0],
         "matched_on": list(m.identity + m.split), "counts": dict(result.counts),
         "differences": result.differences, "points": result.rows,
         "only_in_base": [p.name for p in m.only_base], "only_in_new": [p.name for p in m.only_new],

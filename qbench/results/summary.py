@@ -33,7 +33,7 @@ METRICS = ("execution_time_seconds", *stats.FIELDS, "execution_cpu_share", "exec
            "fidelity", "tvd", "gate_count", "two_qubit_gate_count", "circuit_depth", "memory_peak_mb",
            "memory_baseline_mb", "memory_run_mb", "memory_estimate_mb", "throughput_shots_per_second", "bandwidth_efficiency", "expectation_value", "expectation_error")
 CSV_FIELDS = ("point", "backend", "status", "n_qubits", "circuit_type", "circuit", "compute", "depth", "noise_model", "noise_strength",
-              "shots", "seed", "precision", "device", "method", "threads", *METRICS, "repetitions_stop",
+              "shots", "seed", "replicate", "precision", "device", "method", "threads", *METRICS, "repetitions_stop",
               "fidelity_method", "attempts",
               "reason", "run_id", "started_at", "completed_at")
 
@@ -100,6 +100,7 @@ def csv_row(record: dict, point: str) -> dict:
         "run_id": _scalar(record.get("run_id")), "started_at": _text(stamps.get("started_at")),
         "completed_at": _text(stamps.get("completed_at")), "fidelity_method": _scalar(metrics.get("fidelity_method")),
         "repetitions_stop": _text(metrics.get("repetitions_stop")),
+        "replicate": _number(_dict(cfg.get("execution")).get("replicate", 0)),  # the first repeat's record omits it
     }
     for key in ("circuit_type", "depth", "noise_model", "shots", "seed"):
         row[key] = _scalar(cfg.get(key))
