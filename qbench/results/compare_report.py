@@ -65,7 +65,10 @@ def _apart(result: Comparison) -> str | None:
     when = f"{gap / 60:.0f} min" if gap < 5400 else f"{gap / 3600:.1f} h"
     return (f"BASE and NEW were timed {when} apart (the median pair): a machine's own speed can change by more "
             f"than the threshold in that time, and no test on the samples can tell that from a change of the "
-            f"code; two options timed in one sweep (--by) are seconds apart")
+            f"code; two options timed in one sweep (--by) are seconds apart"
+            + ("" if any(r.get("test") == "t-test over repeats" for r in result.rows) else
+               "; points run as repeats (execution.replicate=range(3)) let the test count the machine's moves "
+               "within each sweep"))
 
 
 def _differences(result: Comparison) -> list[str]:
