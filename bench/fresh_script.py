@@ -25,13 +25,19 @@ joblib launcher with 2 workers, so 1 thread per point). Two measurements, in rou
 Per point and side: the median over the rounds of each round's median-of-3, the IQR, min and
 max; ratio = qbench median / fresh median. Goal: every point of >= 10 ms within 10 %. Also
 counted: points within 10 % of any of the three scripts (`within_10_percent_of_any_script`).
+And how sure that is: each round's two sides ran seconds apart, so the log of their ratio is one
+paired observation; the mean over the rounds and a t-interval give the ratio (geometric mean) with
+its 95 % interval (`paired_ci_<side>_over_fresh`), and the points whose interval lies inside
++-10 % (shown within) or wholly outside it (shown beyond) are counted.
 
     .venv/bin/python bench/fresh_script.py --rounds 5     # writes bench/results/fresh_script.json
+    .venv/bin/python bench/fresh_script.py --from bench/results/fresh_script_20261203b.json --out -
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -120,6 +126,32 @@ def spread(values: list[float]) -> dict:
             "per_round": values}
 
 
+def paired_interval(new: list[float], base: list[float], level: float = 0.95) -> list[float]:
+    """[ratio, low, high]: the geometric mean of the rounds' ratios new/base and its t-interval."""
+    from scipy.stats import t as student
+
+    logs = [math.log(n / b) for n, b in zip(new, base)]
+    mean, se = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
+    q = float(student.ppf((1 + level) / 2, len(logs) - 1))
+    return [math.exp(mean), math.exp(mean - q * se), math.exp(mean + q * se)]
+
+
+def add_intervals(result: dict) -> dict:
+    """The paired intervals of every checked point and side, and how many are shown within or beyond 10 %."""
+    sides = [s for s in result["sides"] if s != "fresh" and all(s in r for r in result["points"])]
+    within, beyond = dict.fromkeys(sides, 0), dict.fromkeys(sides, 0)
+    for row in result["points"]:
+        for side in sides:
+            ratio, low, high = row[f"paired_ci_{side}_over_fresh"] = paired_interval(
+                row[side]["per_round"], row["fresh"]["per_round"])
+            if row["checked"]:
+                within[side] += 0.9 <= low and high <= 1.1
+                beyond[side] += high < 0.9 or low > 1.1
+    result["paired_interval"] = "t-interval of the mean log ratio over the rounds, 95 %"
+    result["shown_within_10_percent"], result["shown_beyond_10_percent"] = within, beyond
+    return result
+
+
 def main() -> int:
     from qbench import environment
 
@@ -129,8 +161,21 @@ def main() -> int:
                         help="sizes measured (default 14-20: every point of >= 10 ms is among them)")
     parser.add_argument("--backends", default=",".join(LIBRARIES), help="backends measured (default: all five)")
     parser.add_argument("--sweep", action="store_true", help="also run the real sweep once per round")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "fresh_script.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "fresh_script.json"),
+                        help="where the JSON goes ('-': the intervals on stdout, with --from)")
+    parser.add_argument("--from", dest="saved", help="measure nothing: add the paired intervals to a saved run")
     args = parser.parse_args()
+    if args.saved:
+        result = add_intervals(json.loads(Path(args.saved).read_text()))
+        for r in result["points"]:
+            if r["checked"]:
+                ratio, low, high = r["paired_ci_qbench_over_fresh"]
+                print(f"{r['backend']:<11}{r['n_qubits']:>3}q qbench/fresh {ratio:.2f} [{low:.2f}, {high:.2f}]")
+        print(f"intervals inside +-10 %: {result['shown_within_10_percent']}; wholly outside: "
+              f"{result['shown_beyond_10_percent']} (of {result['points_checked']} points >= 10 ms)")
+        if args.out != "-":
+            Path(args.out).write_text(json.dumps(result, indent=2))
+        return 0
     sizes = [int(n) for n in args.qubits.split(",")]
     points = [(backend, n) for backend in args.backends.split(",") for n in sizes]
     sides = (*SIDES, "sweep") if args.sweep else SIDES
@@ -189,6 +234,7 @@ def main() -> int:
         "within_10_percent_of_any_script": any_script,
         "points": rows,
     }
+    add_intervals(result)
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=2))
     print(f"{'point':<16}{'fresh ms':>10}" + "".join(f"{side + ' ms':>12}{'ratio':>7}" for side in sides[1:]))
@@ -200,6 +246,8 @@ def main() -> int:
         print(f"points >= 10 ms within 10 % of a fresh script ({name}): " +
               ", ".join(f"{side} {found[side]}/{len(checked)}" for side in sides[1:]))
     print(f"qbench within 10 % of any of the scripts ({', '.join(SCRIPTS)}): {any_script}/{len(checked)}")
+    print(f"paired 95 % intervals inside +-10 %: {result['shown_within_10_percent']}; wholly outside: "
+          f"{result['shown_beyond_10_percent']}")
     return 0 if within["qbench"] == len(checked) else 1
 
 
