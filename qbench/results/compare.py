@@ -61,11 +61,14 @@ BUSY = 0.7  # a one-thread point that got less than this CPU second per second t
 # the threshold between minutes (docs/PERFORMANCE.md, bench/machine_drift.py), which no statistic on the
 # two sides' samples can tell from a change of the code.
 APART_SECONDS = 60
+# Which test a row's p and interval came from (its `test` in compare.json)
+RANK_TEST = "mann-whitney"  # one level: every sample of each side
+REPEATS_TEST = "t-test over repeats"  # both sides ran repeats: one median per repeat
 band = stats.threshold_band
 
 __all__ = ["CompareError", "By", "Sweep", "Point", "load_sweep", "parse_by", "text", "compare", "Options",
            "Comparison", "band", "verdict", "holm", "ratio_ci", "repeats_ratio", "mann_whitney", "least_p",
-           "seconds_apart", "APART_SECONDS", "REPEAT_KEY"]
+           "seconds_apart", "APART_SECONDS", "REPEAT_KEY", "RANK_TEST", "REPEATS_TEST"]
 
 
 # ---- statistics ---------------------------------------------------------------------------------
@@ -247,10 +250,10 @@ def contended(base: dict, new: dict) -> bool:
 
 
 def _differences(a: Point, b: Point, identity: tuple, by: By | None) -> dict:
-    pooled = () if by and by.key == REPEAT_KEY else (REPEAT_KEY,)  # a pooled point's first repeat says 0
+    unshown = () if by and by.key == REPEAT_KEY else (REPEAT_KEY,)  # a pooled point's first repeat says 0
     out = {}
     for key in sorted(set(a.keys) | set(b.keys)):
-        if key in identity or key == "circuit.fingerprint" or key in pooled:
+        if key in identity or key == "circuit.fingerprint" or key in unshown:
             continue
         va, vb = a.keys.get(key), b.keys.get(key)
         if va != vb:
@@ -272,13 +275,13 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
     for a, b in matching.pairs:
         name = label(a, matching.split, varied)
         base_side, new_side = _side(a), _side(b)
-        ratio = new_side["median"] / base_side["median"] if base_side["median"] > 0 else math.inf
         if len(a.groups) > 1 and len(b.groups) > 1:
             ratio, ci, p_value = repeats_ratio(a.groups, b.groups)
-            test, least = "t-test over repeats", 0.0
+            test, least = REPEATS_TEST, 0.0
         else:
+            ratio = new_side["median"] / base_side["median"] if base_side["median"] > 0 else math.inf
             ci = ratio_ci(a.samples, b.samples, options.resamples, _seed(options.seed, name))
-            p_value, test = mann_whitney(a.samples, b.samples), "mann-whitney"
+            p_value, test = mann_whitney(a.samples, b.samples), RANK_TEST
             least = least_p(len(a.samples), len(b.samples))
         differences = _differences(a, b, matching.identity, options.by)
         for key, (va, vb) in differences.items():
@@ -319,7 +322,7 @@ def _note(row: dict, options: Options) -> str:
     if row["least_p"] >= options.alpha:
         notes.append(f"{row['base']['n']} vs {row['new']['n']} samples cannot reach p < {options.alpha:g} in a "
                      "rank test: raise execution.repetitions or execution.min_time")
-    elif row.get("test") == "t-test over repeats":
+    elif row["test"] == REPEATS_TEST:
         notes.append(f"the interval reaches beyond +-{options.threshold:.0%}: the repeats differ among themselves; "
                      "more repeats (execution.replicate=range(5)) or a quieter machine would tell")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qbench.results import plots, records
-from qbench.results.compare import APART_SECONDS, Comparison, band, text
+from qbench.results.compare import APART_SECONDS, RANK_TEST, REPEATS_TEST, Comparison, band, text
 from qbench.results.report import fmt_time, table
 
 MAX_DIFFERENCES = 20  # the differences most points share; compare.json has every point's own
@@ -22,12 +22,12 @@ def _interval(side: dict) -> str:
 
 def _method(result: Comparison) -> tuple[str, str]:
     """(interval, test) as the rows used them: one level, or the repeat as the unit where both sides ran repeats."""
-    o, tests = result.options, {r.get("test") for r in result.rows}
+    o, tests = result.options, {r["test"] for r in result.rows}
     interval, test = [], []
-    if "mann-whitney" in tests:
+    if RANK_TEST in tests:
         interval.append(f"a bootstrap of the ratio of medians ({o.resamples} resamples, seed {o.seed}, 95 %)")
         test.append("a two-sided Mann-Whitney U test on the raw samples")
-    if "t-test over repeats" in tests:
+    if REPEATS_TEST in tests:
         where = "where both sides ran repeats (execution.replicate), " if test else ""
         interval.append(f"{where}the t-test's 95 % interval of the ratio of the repeats' geometric mean medians")
         test.append(f"{where}a two-sided t-test on the logs of the repeats' medians (Student's; Welch's where "
@@ -66,7 +66,7 @@ def _apart(result: Comparison) -> str | None:
     return (f"BASE and NEW were timed {when} apart (the median pair): a machine's own speed can change by more "
             f"than the threshold in that time, and no test on the samples can tell that from a change of the "
             f"code; two options timed in one sweep (--by) are seconds apart"
-            + ("" if any(r.get("test") == "t-test over repeats" for r in result.rows) else
+            + ("" if any(r["test"] == REPEATS_TEST for r in result.rows) else
                "; points run as repeats (execution.replicate=range(3)) let the test count the machine's moves "
                "within each sweep"))
 
@@ -180,12 +180,13 @@ def to_json(result: Comparison) -> dict:
     o = result.options
     low, high = band(o.threshold)
     m = result.matching
+    interval, test = _method(result)
     return {
         "base": {"path": str(result.base.path), "benchmark_id": result.base.benchmark_id},
         "new": {"path": str(result.new.path), "benchmark_id": result.new.benchmark_id},
         "by": {"key": o.by.key, "base": o.by.base, "new": o.by.new} if o.by else None,
         "threshold": o.threshold, "band": [low, high], "alpha": o.alpha, "correction": o.correction,
-        "test": _method(result)[1], "interval": _method(result)[0],
+        "test": test, "interval": interval,
         "matched_on": list(m.identity + m.split), "counts": dict(result.counts),
         "differences": result.differences, "points": result.rows,
         "only_in_base": [p.name for p in m.only_base], "only_in_new": [p.name for p in m.only_new],

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from qbench.results.compare import THRESHOLD
+from qbench.results.compare import RANK_TEST, REPEATS_TEST, THRESHOLD
 from tests.helpers import run_qbench
 
 # qsim, one thread, 18 and 20 qubits (20-120 ms a point), each point run as 3 repeats (its own process
 # each, spread over the sweep: execution.replicate is the first, slowest-varying override) of at least
 # 6 samples and 0.17 s: 18 samples and half a second a point, as one run of 15 samples and 0.5 s had.
-# The repeats are what lets the comparison count how far the machine moved between processes (Welch's
-# test on the repeats' medians). Twice the circuit depth is about twice the work: 1.8x (18 qubits) and
+# The repeats are what lets the comparison count how far the machine moved between processes (a t-test
+# on the repeats' medians). Twice the circuit depth is about twice the work: 1.8x (18 qubits) and
 # 1.9x (20 qubits) measured here on a quiet machine (smaller circuits are not: qsim's fixed cost per
 # call, sampling 1000 shots among it, weighs more). That is the real 2x, compared inside each sweep.
 REPEATS = 3
@@ -110,7 +110,7 @@ def test_the_same_sweep_twice_is_the_same(sweeps, tmp_path):
     assert timed, "no point of 10 ms or more: the no-wolf test would test nothing"
     for p in data["points"]:
         assert p["base"]["n"] >= 18 and p["new"]["n"] >= 18
-        assert p["base"]["repeats"] == p["new"]["repeats"] == REPEATS and p["test"] == "t-test over repeats"
+        assert p["base"]["repeats"] == p["new"]["repeats"] == REPEATS and p["test"] == REPEATS_TEST
         assert 0 < p["base"]["cpu_share"] <= 1.1  # one qsim thread: at most one CPU second per second
         assert p["ratio_ci"][0] <= p["ratio"] <= p["ratio_ci"][1]
         assert p["p_adjusted"] >= p["p_value"]
@@ -226,7 +226,7 @@ def test_repeats_are_one_point_and_two_repeats_compare_by_by(sweeps, tmp_path):
     data = _json(tmp_path)
     assert len(data["points"]) == 4 and data["duplicates_dropped"] == 0
     for p in data["points"]:
-        assert p["base"]["repeats"] == p["new"]["repeats"] == 1 and p["test"] == "mann-whitney"
+        assert p["base"]["repeats"] == p["new"]["repeats"] == 1 and p["test"] == RANK_TEST
         assert p["differences"]["execution.replicate"] == [0, 1] and p["base"]["point"] != p["new"]["point"]
     csv_rows = (sweeps["a"] / "results.csv").read_text().splitlines()
     column = csv_rows[0].split(",").index("replicate")
