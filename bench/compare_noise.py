@@ -6,11 +6,11 @@ work) should be `slower`. Also counted: what a bare p < 0.05 (no threshold, no i
 would have called a change, to show what the verdict rule guards against.
 
 Two designs of the same sweep, interleaved in every round: `single` times each point in one process
-(15 samples, 0.5 s); `repeats` runs it as 3 repeats (`execution.replicate=range(3)`, 6 samples and
-0.17 s each: the same samples and timed seconds), which the comparison tests with the repeat as the unit.
+(15 samples, 0.5 s); `replicates` runs it as 3 replicates (`execution.replicate=range(3)`, 6 samples and
+0.17 s each: the same samples and timed seconds), which the comparison tests with the replicate as the unit.
 
     .venv/bin/python bench/compare_noise.py          # 3 rounds; bench/results/compare_noise.json
-    .venv/bin/python bench/compare_noise.py --designs repeats --rounds 6
+    .venv/bin/python bench/compare_noise.py --designs replicates --rounds 6
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 POINTS = ["backend=qsim", "circuit=random", "n_qubits=18,20", "circuit.depth=10,20", "backend.threads=1",
           "tracking.enabled=false"]
 SWEEPS = {"single": ["-m", *POINTS, "execution.repetitions=15", "execution.min_time=0.5"],
-          # the slowest-varying override first: each point's 3 repeats spread over the sweep
-          "repeats": ["-m", "execution.replicate=range(3)", *POINTS, "execution.repetitions=6",
-                      "execution.min_time=0.17"]}
+          # the slowest-varying override first: each point's 3 replicates spread over the sweep
+          "replicates": ["-m", "execution.replicate=range(3)", *POINTS, "execution.repetitions=6",
+                         "execution.min_time=0.17"]}
 
 
 def two_sweeps(tmp: Path, sweep: list[str], together: bool, pause: float = 0.0) -> list[Path]:
@@ -79,8 +79,8 @@ def one_round(tmp: Path, design: str, r: int, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--designs", default="single,repeats", help="which sweeps, interleaved in each round: "
-                        "single (one process a point), repeats (3 a point); default: %(default)s")
+    parser.add_argument("--designs", default="single,replicates", help="which sweeps, interleaved in each round: "
+                        "single (one process a point), replicates (3 a point); default: %(default)s")
     parser.add_argument("--side-by-side", action="store_true",
                         help="start the two sweeps together (default: one after the other)")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between the two sweeps (one after the other)")

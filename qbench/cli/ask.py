@@ -208,6 +208,10 @@ def build_overrides(req: Request, catalog: Catalog) -> tuple[list[str], list[str
     if req.quick:
         overrides.append("execution=quick")
         words.append("quick (1 repetition, no warm-up)")
+    if req.replicates and req.replicates > 1:  # first: Hydra varies it slowest, so the replicates spread over the sweep
+        overrides.insert(0, f"execution.replicate=range({req.replicates})")
+        words.append(f"each point {req.replicates} times, in its own process at {req.replicates} times of the sweep"
+                     " (replicates)")
     if req.workers == 1:  # "one at a time": the basic launcher's way
         words.append("one point at a time")
     elif req.parallel or req.workers:

@@ -15,6 +15,7 @@ from qbench.cli.ask_grammar import DEPTH_SWEEP, NOISE_SWEEP_LEVELS, SCALABILITY_
 # quantity -> (Request field, how its values are called in a refusal)
 FIELDS = {"qubits": ("qubits", "qubit counts"), "depth": ("depths", "depths"), "shots": ("shots", "shot counts"),
           "threads": ("threads", "thread counts"), "seed": ("seed", "seeds"), "times": ("repetitions", "repetitions"),
+          "replicates": ("replicates", "replicate counts"),
           "workers": ("workers", "worker counts"), "step": ("step", "steps"),
           "timeout-seconds": ("timeout", "timeouts"), "timeout-minutes": ("timeout", "timeouts")}
 SWEEPABLE = {"qubits", "depth", "shots", "threads", "seed"}   # a list is a sweep of these

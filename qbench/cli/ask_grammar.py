@@ -35,7 +35,8 @@ take takes long check checks try point points repeat repeated per state sanity q
 UNITS = {"qubit": "qubits", "qubits": "qubits", "q": "qubits", "shot": "shots", "shots": "shots",
          "thread": "threads", "threads": "threads", "time": "times", "times": "times",
          "repetition": "times", "repetitions": "times", "rep": "times", "reps": "times", "repeats": "times",
-         "runs": "times", "worker": "workers", "workers": "workers", "job": "workers", "jobs": "workers",
+         "runs": "times", "replicate": "replicates", "replicates": "replicates", "worker": "workers",
+         "workers": "workers", "job": "workers", "jobs": "workers",
          "processes": "workers", "layer": "depth", "layers": "depth", "s": "seconds", "sec": "seconds",
          "secs": "seconds", "second": "seconds", "seconds": "seconds", "min": "minutes", "mins": "minutes",
          "minute": "minutes", "minutes": "minutes", "m": "minutes", "noise": "noise", "x": "times"}
@@ -43,7 +44,8 @@ KEYS = {"qubits": "qubits", "qubit": "qubits", "n": "qubits", "width": "qubits",
         "depth": "depth", "depths": "depth", "threads": "threads", "thread": "threads", "seed": "seed",
         "seeds": "seed", "step": "step", "steps": "step", "every": "step", "timeout": "timeout",
         "noise": "noise", "strength": "noise", "strengths": "noise", "repetitions": "times", "reps": "times",
-        "repeat": "times", "repeats": "times", "workers": "workers", "jobs": "workers", "parallel": "workers"}
+        "repeat": "times", "repeats": "times", "replicates": "replicates", "workers": "workers", "jobs": "workers",
+        "parallel": "workers"}
 CONNECT = {"=", ":", "of", "at", "with", "level", "levels", "strength", "strengths", "rate", "rates",
            "probability", "probabilities", "size", "is", "limit", "count", "counts"}
 SEPARATORS = {",", "and", "or", "/", "vs"}
@@ -103,6 +105,7 @@ class Request:
     shots: list[int] | None = None
     seed: list[int] | None = None
     repetitions: int | None = None
+    replicates: int | None = None     # each point in this many processes (execution.replicate), for compare
     timeout: int | None = None
     compute: str | None = None
     observable: str | None = None

@@ -84,8 +84,8 @@ def main(argv: list[str]) -> int:
     parser = _Parser(
         prog="qbench compare",
         description="Compare the timings of two sweeps point by point: ratio of medians with its 95 %% interval, "
-                    "a Mann-Whitney U test (a t-test on the repeats' medians where both sweeps ran points as "
-                    "repeats: execution.replicate=range(3)), and a verdict faster/slower/same at a threshold AND "
+                    "a Mann-Whitney U test (a t-test on the replicates' medians where both sweeps ran points as "
+                    "replicates: execution.replicate=range(3)), and a verdict faster/slower/same at a threshold AND "
                     "significance.")
     parser.add_argument("base", metavar="BASE", help=f"the reference: a sweep directory, '{LATEST}', or an MLflow "
                                                       "experiment (its newest sweep) or sweep run name")

@@ -15,15 +15,15 @@ Two sweeps in, one verdict per point that both ran:
    interval from a seeded bootstrap (both sides resampled with replacement, the ratio of the
    resampled medians, the 2.5 and 97.5 percentiles); a two-sided Mann-Whitney U test on the raw
    samples (SciPy's, exact for small samples without ties).
-   **Repeats.** Where both sides ran the point several times (`execution.replicate=range(3)`:
+   **Replicates.** Where both sides ran the point several times (`execution.replicate=range(3)`:
    separate processes at separate times of the sweep), their samples are not independent draws:
-   each repeat shares its process and the machine's speed of its moment, and a test that trusts
-   every sample calls such a shift a change. The repeat is then the unit, as Kalibera and Jones
-   ("Rigorous benchmarking in reasonable time", 2013) take the execution: each repeat's median, and
-   a t-test on their logarithms (Student's, Welch's where the sides ran unequal numbers of repeats)
-   gives the ratio (of the repeats' geometric means), its interval and p. The interval then holds
-   how far the machine moved between the repeats, which is what one sweep against another has to
-   beat (docs/PERFORMANCE.md, "Repeats").
+   each replicate shares its process and the machine's speed of its moment, and a test that trusts
+   every sample calls such a shift a change. The replicate is then the unit, as Kalibera and Jones
+   ("Rigorous benchmarking in reasonable time", 2013) take the execution: each replicate's median, and
+   a t-test on their logarithms (Student's, Welch's where the sides ran unequal numbers of replicates)
+   gives the ratio (of the replicates' geometric means), its interval and p. The interval then holds
+   how far the machine moved between the replicates, which is what one sweep against another has to
+   beat (docs/PERFORMANCE.md, "Replicates").
 3. **Multiple comparisons.** A sweep compares many points at once, so p-values are adjusted with
    Holm's step-down method (family-wise error rate <= alpha over all pairs; `--correction none`
    switches it off).
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from qbench.results import stats
-from qbench.results.compare_match import (REPEAT_KEY, CompareError, Matching, Point, Sweep, By, load_sweep, match,
+from qbench.results.compare_match import (REPLICATE_KEY, CompareError, Matching, Point, Sweep, By, load_sweep, match,
                                           parse_by, text)
 
 ALPHA = 0.05
@@ -63,12 +63,12 @@ BUSY = 0.7  # a one-thread point that got less than this CPU second per second t
 APART_SECONDS = 60
 # Which test a row's p and interval came from (its `test` in compare.json)
 RANK_TEST = "mann-whitney"  # one level: every sample of each side
-REPEATS_TEST = "t-test over repeats"  # both sides ran repeats: one median per repeat
+REPLICATES_TEST = "t-test over replicates"  # both sides ran replicates: one median per replicate
 band = stats.threshold_band
 
 __all__ = ["CompareError", "By", "Sweep", "Point", "load_sweep", "parse_by", "text", "compare", "Options",
-           "Comparison", "band", "verdict", "holm", "ratio_ci", "repeats_ratio", "mann_whitney", "least_p",
-           "seconds_apart", "APART_SECONDS", "REPEAT_KEY", "RANK_TEST", "REPEATS_TEST"]
+           "Comparison", "band", "verdict", "holm", "ratio_ci", "replicates_ratio", "mann_whitney", "least_p",
+           "seconds_apart", "APART_SECONDS", "REPLICATE_KEY", "RANK_TEST", "REPLICATES_TEST"]
 
 
 # ---- statistics ---------------------------------------------------------------------------------
@@ -94,15 +94,15 @@ def ratio_ci(base: list[float], new: list[float], resamples: int = RESAMPLES, se
     return float(low), float(high)
 
 
-def repeats_ratio(base: list[list[float]], new: list[list[float]],
+def replicates_ratio(base: list[list[float]], new: list[list[float]],
                   level: float = stats.LEVEL) -> tuple[float, tuple[float, float], float]:
-    """Where both sides ran the point several times (lists of samples, one per repeat): the repeat is
-    the unit. Each repeat's median, in logs; ratio = exp(mean(log NEW) - mean(log BASE)), the ratio of
-    the repeats' geometric means; its interval and two-sided p-value from a t-test on those logs.
-    Student's (pooled variance) where both sides ran as many repeats, with which it stays robust to
+    """Where both sides ran the point several times (lists of samples, one per replicate): the replicate is
+    the unit. Each replicate's median, in logs; ratio = exp(mean(log NEW) - mean(log BASE)), the ratio of
+    the replicates' geometric means; its interval and two-sided p-value from a t-test on those logs.
+    Student's (pooled variance) where both sides ran as many replicates, with which it stays robust to
     unequal spreads; Welch's (Welch-Satterthwaite degrees of freedom) where the counts differ. With 3
-    repeats a side, Welch's few degrees of freedom would widen the interval of a real 2x past the
-    threshold whenever one side's repeats happen to agree. Returns (ratio, interval, p)."""
+    replicates a side, Welch's few degrees of freedom would widen the interval of a real 2x past the
+    threshold whenever one side's replicates happen to agree. Returns (ratio, interval, p)."""
     from scipy.stats import t as student
 
     a = [math.log(stats.median(g)) for g in base]
@@ -116,7 +116,7 @@ def repeats_ratio(base: list[list[float]], new: list[list[float]],
         va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
         se = math.sqrt(va + vb)
         df = (va + vb) ** 2 / ((va ** 2 / (len(a) - 1)) + (vb ** 2 / (len(b) - 1))) if se else 1
-    if se == 0:  # every repeat of each side alike: nothing varies to test against
+    if se == 0:  # every replicate of each side alike: nothing varies to test against
         return math.exp(diff), (math.exp(diff), math.exp(diff)), 1.0 if diff == 0 else 0.0
     q = float(student.ppf((1 + level) / 2, df))
     p = float(2 * student.sf(abs(diff) / se, df))
@@ -224,15 +224,15 @@ def seconds_apart(base: str | None, new: str | None) -> float | None:
 
 def _side(point: Point) -> dict:
     ordered = sorted(point.samples)
-    ci = stats.median_ci(ordered) if len(point.groups) == 1 else None  # repeats' samples are not independent
+    ci = stats.median_ci(ordered) if len(point.groups) == 1 else None  # replicates' samples are not independent
     described = stats.describe(ordered)
     shares = [r.get("metrics", {}).get("execution_cpu_share") for r in point.records]
     shares = [s for s in shares if isinstance(s, (int, float)) and not isinstance(s, bool)]
     started = sorted(s for s in map(_started, point.records) if s)
-    return {"point": point.name, "n": len(ordered), "repeats": len(point.groups), "median": stats.median(ordered),
+    return {"point": point.name, "n": len(ordered), "replicates": len(point.groups), "median": stats.median(ordered),
             "ci": [ci[0], ci[1]] if ci else None, "cv": described["execution_time_cv"],
             "outliers": described["execution_time_outliers"],
-            "cpu_share": min(shares) if shares else None,  # the repeat that got the least CPU
+            "cpu_share": min(shares) if shares else None,  # the replicate that got the least CPU
             "threads": point.keys.get("environment.threads"), "started_at": started[0] if started else None}
 
 
@@ -250,7 +250,7 @@ def contended(base: dict, new: dict) -> bool:
 
 
 def _differences(a: Point, b: Point, identity: tuple, by: By | None) -> dict:
-    unshown = () if by and by.key == REPEAT_KEY else (REPEAT_KEY,)  # a pooled point's first repeat says 0
+    unshown = () if by and by.key == REPLICATE_KEY else (REPLICATE_KEY,)  # a pooled point's first replicate says 0
     out = {}
     for key in sorted(set(a.keys) | set(b.keys)):
         if key in identity or key == "circuit.fingerprint" or key in unshown:
@@ -276,8 +276,8 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
         name = label(a, matching.split, varied)
         base_side, new_side = _side(a), _side(b)
         if len(a.groups) > 1 and len(b.groups) > 1:
-            ratio, ci, p_value = repeats_ratio(a.groups, b.groups)
-            test, least = REPEATS_TEST, 0.0
+            ratio, ci, p_value = replicates_ratio(a.groups, b.groups)
+            test, least = REPLICATES_TEST, 0.0
         else:
             ratio = new_side["median"] / base_side["median"] if base_side["median"] > 0 else math.inf
             ci = ratio_ci(a.samples, b.samples, options.resamples, _seed(options.seed, name))
@@ -309,9 +309,9 @@ def compare(base: Sweep, new: Sweep, options: Options | None = None) -> Comparis
 def _note(row: dict, options: Options) -> str:
     """Why a `same` is not a proof of sameness, and why a difference may be the machine's."""
     notes = []
-    if (row["base"]["repeats"] > 1) != (row["new"]["repeats"] > 1):
-        one, other = ("BASE", "NEW") if row["base"]["repeats"] > 1 else ("NEW", "BASE")
-        notes.append(f"only {one} ran repeats: the spread between processes is not counted, as {other} shows none; "
+    if (row["base"]["replicates"] > 1) != (row["new"]["replicates"] > 1):
+        one, other = ("BASE", "NEW") if row["base"]["replicates"] > 1 else ("NEW", "BASE")
+        notes.append(f"only {one} ran replicates: the spread between processes is not counted, as {other} shows none; "
                      "run both with execution.replicate=range(3)")
     if row["contended"]:
         notes.append(f"BASE got {row['base']['cpu_share']:.0%} of a CPU per second timed, NEW "
@@ -322,9 +322,9 @@ def _note(row: dict, options: Options) -> str:
     if row["least_p"] >= options.alpha:
         notes.append(f"{row['base']['n']} vs {row['new']['n']} samples cannot reach p < {options.alpha:g} in a "
                      "rank test: raise execution.repetitions or execution.min_time")
-    elif row["test"] == REPEATS_TEST:
-        notes.append(f"the interval reaches beyond +-{options.threshold:.0%}: the repeats differ among themselves; "
-                     "more repeats (execution.replicate=range(5)) or a quieter machine would tell")
+    elif row["test"] == REPLICATES_TEST:
+        notes.append(f"the interval reaches beyond +-{options.threshold:.0%}: the replicates differ among themselves; "
+                     "more replicates (execution.replicate=range(5)) or a quieter machine would tell")
     else:
         notes.append(f"the interval reaches beyond +-{options.threshold:.0%}: more repetitions "
                      "(execution.min_time) or a quieter machine would tell")

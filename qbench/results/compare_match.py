@@ -4,8 +4,8 @@ A point's keys are named as on the command line (backend.threads, circuit.depth,
 environment.* and package.* for where it ran). Two points are the same point when MATCH_KEYS agree,
 and the options a sweep varies among such points (SPLIT: backend.precision=single,double) agree too.
 `--by KEY=A:B` leaves KEY out of the matching and pairs BASE's KEY=A points with NEW's KEY=B points.
-The repeats of one point (REPEAT_KEY: `execution.replicate=range(3)`) are one point with a group of
-samples per repeat, never matched on.
+The replicates of one point (REPLICATE_KEY: `execution.replicate=range(3)`) are one point with a group of
+samples per replicate, never matched on.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ MATCH_KEYS = ("backend.name", "circuit.name", "circuit.fingerprint", "n_qubits",
 # Keys that change the circuit itself: comparing across them (--by) cannot match the fingerprint.
 CIRCUIT_KEYS = ("circuit.name", "circuit.depth", "circuit.seed", "n_qubits")
 # Where each part of a record lands among its keys; environment keys are shown, never matched.
-# Which repeat of a point a record is: its own process at its own time of the sweep (README "Comparing two sweeps").
-REPEAT_KEY = "execution.replicate"
+# Which replicate of a point a record is: its own process at its own time of the sweep (README "Comparing two sweeps").
+REPLICATE_KEY = "execution.replicate"
 ENVIRONMENT = ("hostname", "platform", "cpu_model", "cpu_cores", "ram_gb", "gpu_available", "python_version",
                "threads", "concurrent_workers", "heap")
 
@@ -74,7 +74,7 @@ def point_keys(record: dict) -> dict:
     execution = cfg.get("execution") if isinstance(cfg.get("execution"), dict) else {}
     for key, value in execution.items():
         keys[f"execution.{key}"] = value
-    keys.setdefault(REPEAT_KEY, 0)  # the first repeat's record leaves it out (its run_id stays as it was)
+    keys.setdefault(REPLICATE_KEY, 0)  # the first replicate's record leaves it out (its run_id stays as it was)
     known = {"n_qubits", "depth", "circuit_type", "circuit_seed", "noise_model", "noise_strength", "noise_method",
              "mode", "shots", "seed", "backend_options", "execution", "circuit_fingerprint", "compute"}
     for key, value in cfg.items():  # fields added later (compute mode, circuit options) match as they are
@@ -92,26 +92,26 @@ def point_keys(record: dict) -> dict:
 
 @dataclass
 class Point:
-    name: str  # its folder in the sweep (the first repeat's)
-    record: dict  # the first repeat's
+    name: str  # its folder in the sweep (the first replicate's)
+    record: dict  # the first replicate's
     keys: dict
-    samples: list[float]  # every repeat's, pooled
-    groups: list[list[float]] | None = None  # one list per repeat (default: [samples])
-    records: list[dict] | None = None  # one per repeat (default: [record])
+    samples: list[float]  # every replicate's, pooled
+    groups: list[list[float]] | None = None  # one list per replicate (default: [samples])
+    records: list[dict] | None = None  # one per replicate (default: [record])
 
     def __post_init__(self):
         self.groups = self.groups or [self.samples]
         self.records = self.records or [self.record]
 
 
-def pooled(repeats: list[Point]) -> Point:
-    """The repeats of one point (execution.replicate=0,1,...) as one point: their samples pooled, and
-    kept apart by repeat, so the comparison can tell the spread between processes from within one."""
-    if len(repeats) == 1:
-        return repeats[0]
-    first = repeats[0]
-    return Point(first.name, first.record, first.keys, [t for p in repeats for t in p.samples],
-                 [p.samples for p in repeats], [p.record for p in repeats])
+def pooled(replicates: list[Point]) -> Point:
+    """The replicates of one point (execution.replicate=0,1,...) as one point: their samples pooled, and
+    kept apart by replicate, so the comparison can tell the spread between processes from within one."""
+    if len(replicates) == 1:
+        return replicates[0]
+    first = replicates[0]
+    return Point(first.name, first.record, first.keys, [t for p in replicates for t in p.samples],
+                 [p.samples for p in replicates], [p.record for p in replicates])
 
 
 @dataclass
@@ -192,7 +192,7 @@ def _identity_keys(by: By | None) -> tuple:
 
 def _matchable(key: str, identity: tuple, by: By | None) -> bool:
     """Options that may tell apart two points of one sweep with the same identity."""
-    if key in identity or (by and key == by.key) or key in ("circuit.fingerprint", REPEAT_KEY):
+    if key in identity or (by and key == by.key) or key in ("circuit.fingerprint", REPLICATE_KEY):
         return False
     return not key.startswith(("environment.", "package."))
 
@@ -216,7 +216,7 @@ class Matching:
     pairs: list[tuple[Point, Point]]
     only_base: list[Point]
     only_new: list[Point]
-    duplicates: int  # records dropped because a newer record of the same point (and repeat) was in the same sweep
+    duplicates: int  # records dropped because a newer record of the same point (and replicate) was in the same sweep
 
 
 def match(base: Sweep, new: Sweep, by: By | None = None) -> Matching:
@@ -246,17 +246,17 @@ def match(base: Sweep, new: Sweep, by: By | None = None) -> Matching:
     split = tuple(sorted(split))
     full = identity + split
 
-    pool = not (by and by.key == REPEAT_KEY)  # --by execution.replicate=0:1 compares two repeats instead
+    pool = not (by and by.key == REPLICATE_KEY)  # --by execution.replicate=0:1 compares two replicates instead
 
     def index(points: list[Point]) -> tuple[dict, int]:
         out, dropped = {}, 0
         for p in sorted(points, key=lambda p: str(_dict(p.record.get("timestamps")).get("completed_at") or "")):
-            repeats = out.setdefault(tuple(p.keys.get(k) for k in full), {})
-            repeat = p.keys.get(REPEAT_KEY) if pool else None
-            dropped += repeat in repeats
-            repeats[repeat] = p  # the newest record of a point (repeat) run twice wins
-        merged = {key: pooled([repeats[r] for r in sorted(repeats, key=lambda r: r or 0)])
-                  for key, repeats in out.items()}
+            replicates = out.setdefault(tuple(p.keys.get(k) for k in full), {})
+            replicate = p.keys.get(REPLICATE_KEY) if pool else None
+            dropped += replicate in replicates
+            replicates[replicate] = p  # the newest record of a point (replicate) run twice wins
+        merged = {key: pooled([replicates[r] for r in sorted(replicates, key=lambda r: r or 0)])
+                  for key, replicates in out.items()}
         return merged, dropped
 
     base_index, dropped_base = index(base_points)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qbench.results import plots, records
-from qbench.results.compare import APART_SECONDS, RANK_TEST, REPEATS_TEST, Comparison, band, text
+from qbench.results.compare import APART_SECONDS, RANK_TEST, REPLICATES_TEST, Comparison, band, text
 from qbench.results.report import fmt_time, table
 
 MAX_DIFFERENCES = 20  # the differences most points share; compare.json has every point's own
@@ -12,26 +12,27 @@ MAX_LISTED = 50  # unmatched / not compared points listed by name
 
 
 def _interval(side: dict) -> str:
-    repeats = side.get("repeats", 1)
-    if repeats > 1:  # no one-level interval: the repeats' samples are not independent draws
-        return f"{fmt_time(side['median'])} n={side['n']} in {repeats} repeats"
+    replicates = side.get("replicates", 1)
+    if replicates > 1:  # no one-level interval: the replicates' samples are not independent draws
+        return f"{fmt_time(side['median'])} n={side['n']} in {replicates} replicates"
     ci = side["ci"]
     inner = f"[{fmt_time(ci[0])}, {fmt_time(ci[1])}]" if ci else "[n<6: no 95 % CI]"
     return f"{fmt_time(side['median'])} {inner} n={side['n']}"
 
 
 def _method(result: Comparison) -> tuple[str, str]:
-    """(interval, test) as the rows used them: one level, or the repeat as the unit where both sides ran repeats."""
+    """(interval, test) as the rows used them: one level, or the replicate as the unit where both sides ran
+    replicates."""
     o, tests = result.options, {r["test"] for r in result.rows}
     interval, test = [], []
     if RANK_TEST in tests:
         interval.append(f"a bootstrap of the ratio of medians ({o.resamples} resamples, seed {o.seed}, 95 %)")
         test.append("a two-sided Mann-Whitney U test on the raw samples")
-    if REPEATS_TEST in tests:
-        where = "where both sides ran repeats (execution.replicate), " if test else ""
-        interval.append(f"{where}the t-test's 95 % interval of the ratio of the repeats' geometric mean medians")
-        test.append(f"{where}a two-sided t-test on the logs of the repeats' medians (Student's; Welch's where "
-                    "the sides ran unequal numbers of repeats)")
+    if REPLICATES_TEST in tests:
+        where = "where both sides ran replicates (execution.replicate), " if test else ""
+        interval.append(f"{where}the t-test's 95 % interval of the ratio of the replicates' geometric mean medians")
+        test.append(f"{where}a two-sided t-test on the logs of the replicates' medians (Student's; Welch's where "
+                    "the sides ran unequal numbers of replicates)")
     return "; ".join(interval), "; ".join(test)
 
 
@@ -66,8 +67,8 @@ def _apart(result: Comparison) -> str | None:
     return (f"BASE and NEW were timed {when} apart (the median pair): a machine's own speed can change by more "
             f"than the threshold in that time, and no test on the samples can tell that from a change of the "
             f"code; two options timed in one sweep (--by) are seconds apart"
-            + ("" if any(r["test"] == REPEATS_TEST for r in result.rows) else
-               "; points run as repeats (execution.replicate=range(3)) let the test count the machine's moves "
+            + ("" if any(r["test"] == REPLICATES_TEST for r in result.rows) else
+               "; points run as replicates (execution.replicate=range(3)) let the test count the machine's moves "
                "within each sweep"))
 
 

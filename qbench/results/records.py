@@ -49,7 +49,7 @@ def point_config(cfg: dict) -> dict:
         "backend_options": {k: v for k, v in cfg["backend"].items() if k not in ("_target_",)},
         "execution": dict(cfg["execution"]),
     }
-    if not config["execution"].get("replicate"):  # the first (or only) repeat: run_ids stay as they were
+    if not config["execution"].get("replicate"):  # the first (or only) replicate: run_ids stay as they were
         config["execution"].pop("replicate", None)
     if cfg["noise"]["name"] != "none":  # only then: noiseless run_ids stay as they were
         config["noise_method"] = cfg["noise"].get("method")

@@ -100,7 +100,7 @@ def csv_row(record: dict, point: str) -> dict:
         "run_id": _scalar(record.get("run_id")), "started_at": _text(stamps.get("started_at")),
         "completed_at": _text(stamps.get("completed_at")), "fidelity_method": _scalar(metrics.get("fidelity_method")),
         "repetitions_stop": _text(metrics.get("repetitions_stop")),
-        "replicate": _number(_dict(cfg.get("execution")).get("replicate", 0)),  # the first repeat's record omits it
+        "replicate": _number(_dict(cfg.get("execution")).get("replicate", 0)),  # the first replicate's record omits it
     }
     for key in ("circuit_type", "depth", "noise_model", "shots", "seed"):
         row[key] = _scalar(cfg.get(key))

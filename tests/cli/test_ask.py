@@ -91,6 +91,12 @@ CASES = [
     # -- presets
     ("run the ghz scalability preset", ["+experiment=ghz_scalability"]),
     ("experiment depth_sweep on cirq", ["+experiment=depth_sweep", "backend=cirq"]),
+    # -- replicates go first (Hydra varies the first override slowest); "repeats" stay timed repetitions
+    ("run the ghz scalability preset with 3 replicates", ["execution.replicate=range(3)",
+                                                         "+experiment=ghz_scalability"]),
+    ("cirq ghz 10 qubits, 5 repeats, 2 replicates", ["execution.replicate=range(2)", "backend=cirq", "circuit=ghz",
+                                              "n_qubits=10", "execution.repetitions=5"]),
+    ("qsim ghz 20 with 1 replicate", ["backend=qsim", "circuit=ghz", "n_qubits=20"]),
 ]
 
 
@@ -361,6 +367,8 @@ WRONG_RUNS = [
     ("cirq and qsim except cirq", "names cirq to run and to leave out"),
     ("cirq 3 to 5 times", "list the repetitions"),
     ("cirq 3 and 5 times", "one value for the repetitions"),
+    ("cirq ghz with 0 replicates", "replicate counts start at 1"),
+    ("cirq ghz with 3 and 5 replicates", "one value for the replicate counts"),
     ("cirq depth up to 50", "say where the depths start"),
     ("cirq for 30 seconds", "did not understand '30', 's"),
     ("random 50 on cirq", "did not understand '50'"),   # a depth or a size: not guessed
@@ -399,6 +407,15 @@ def test_plan_of_a_threads_sweep_composes(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert "Command:    python -m qbench -m backend=stim circuit=ghz n_qubits=4 execution.threads=1,2\n" in out
     assert "2 points: 2 will run, 0 skipped, 0 unavailable" in out
+
+
+def test_plan_of_replicates_composes_each_point_that_many_times(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ask.main(["stim on ghz 4 and 6 qubits with 3 replicates"], ROWS, PRESETS) == 0
+    out = capsys.readouterr().out
+    command = "python -m qbench -m 'execution.replicate=range(3)' backend=stim circuit=ghz n_qubits=4,6"
+    assert f"Command:    {command}\n" in out
+    assert "6 points: 6 will run, 0 skipped, 0 unavailable" in out
 
 
 def test_run_of_an_exclusion_and_repetitions_goes_through_the_cli_launch(tmp_path):

@@ -6,7 +6,7 @@ by more than 10 % between windows seconds apart in a third to a half of the pair
 (`bench/machine_drift.py`, docs/PERFORMANCE.md). Such a drift is a real difference between two
 sweeps, which no statistic on one sweep's samples can tell from a change of the code. The two sweeps
 therefore run one after the other (side by side, they slowed each other unevenly: 35 % apart), each
-point as 3 repeats spread over its sweep (`execution.replicate`), so that the comparison counts how
+point as 3 replicates spread over its sweep (`execution.replicate`), so that the comparison counts how
 far the machine moved between processes; and the machine's drift is probed before, between and
 after them: a timing failure while the probes' windows themselves spread beyond the threshold is a
 skip with the figures, one while the machine held steady is a failure."""
@@ -21,18 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from qbench.results.compare import RANK_TEST, REPEATS_TEST, THRESHOLD
+from qbench.results.compare import RANK_TEST, REPLICATES_TEST, THRESHOLD
 from tests.helpers import run_qbench
 
-# qsim, one thread, 18 and 20 qubits (20-120 ms a point), each point run as 3 repeats (its own process
+# qsim, one thread, 18 and 20 qubits (20-120 ms a point), each point run as 3 replicates (its own process
 # each, spread over the sweep: execution.replicate is the first, slowest-varying override) of at least
 # 6 samples and 0.17 s: 18 samples and half a second a point, as one run of 15 samples and 0.5 s had.
-# The repeats are what lets the comparison count how far the machine moved between processes (a t-test
-# on the repeats' medians). Twice the circuit depth is about twice the work: 1.8x (18 qubits) and
+# The replicates are what lets the comparison count how far the machine moved between processes (a t-test
+# on the replicates' medians). Twice the circuit depth is about twice the work: 1.8x (18 qubits) and
 # 1.9x (20 qubits) measured here on a quiet machine (smaller circuits are not: qsim's fixed cost per
 # call, sampling 1000 shots among it, weighs more). That is the real 2x, compared inside each sweep.
-REPEATS = 3
-SWEEP = ["-m", f"execution.replicate=range({REPEATS})", "backend=qsim", "circuit=random", "n_qubits=18,20",
+REPLICATES = 3
+SWEEP = ["-m", f"execution.replicate=range({REPLICATES})", "backend=qsim", "circuit=random", "n_qubits=18,20",
          "circuit.depth=10,20", "backend.threads=1", "execution.repetitions=6", "execution.min_time=0.17"]
 OVERLOADED = 3  # runnable tasks per core (1-minute load average) beyond which timings are not comparable
 
@@ -110,7 +110,7 @@ def test_the_same_sweep_twice_is_the_same(sweeps, tmp_path):
     assert timed, "no point of 10 ms or more: the no-wolf test would test nothing"
     for p in data["points"]:
         assert p["base"]["n"] >= 18 and p["new"]["n"] >= 18
-        assert p["base"]["repeats"] == p["new"]["repeats"] == REPEATS and p["test"] == REPEATS_TEST
+        assert p["base"]["replicates"] == p["new"]["replicates"] == REPLICATES and p["test"] == REPLICATES_TEST
         assert 0 < p["base"]["cpu_share"] <= 1.1  # one qsim thread: at most one CPU second per second
         assert p["ratio_ci"][0] <= p["ratio"] <= p["ratio_ci"][1]
         assert p["p_adjusted"] >= p["p_value"]
@@ -193,12 +193,12 @@ def test_unmatched_points_and_what_differs_are_listed(sweeps, tmp_path):
     new = tmp_path / "outputs" / "bench_edited"
     shutil.copytree(sweeps["b"], new)
     first, dropped = json.loads(next(new.glob("qsim_*/result.json")).read_text())["config"], []
-    for path in list(new.glob("qsim_*/result.json")):  # every repeat of that point
+    for path in list(new.glob("qsim_*/result.json")):  # every replicate of that point
         config = json.loads(path.read_text())["config"]
         if (config["n_qubits"], config["depth"]) == (first["n_qubits"], first["depth"]):
             dropped.append(path.parent.name)
             shutil.rmtree(path.parent)
-    assert len(dropped) == REPEATS
+    assert len(dropped) == REPLICATES
     for path in new.glob("*/result.json"):
         record = json.loads(path.read_text())
         record["environment"]["packages"]["qsimcirq"] = "0.99.0"
@@ -207,30 +207,30 @@ def test_unmatched_points_and_what_differs_are_listed(sweeps, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     data = _json(new)
     assert len(data["points"]) == 3 and len(data["only_in_base"]) == 1 and data["only_in_new"] == []
-    assert data["only_in_base"][0] in dropped  # the point, named by its first repeat's folder
+    assert data["only_in_base"][0] in dropped  # the point, named by its first replicate's folder
     assert {"key": "package.qsimcirq", "base": "0.22.1", "new": "0.99.0", "points": 3} in data["differences"]
     assert "what differs: package.qsimcirq: 0.22.1 -> 0.99.0 (3 of 3 points)" in result.stdout
     report = (new / "compare.md").read_text()
     assert "## Only in BASE" in report and data["only_in_base"][0] in report
 
 
-def test_repeats_are_one_point_and_two_repeats_compare_by_by(sweeps, tmp_path):
-    """A sweep's repeats (execution.replicate=0,1,2) are one point of 3 groups; --by execution.replicate=0:1
-    compares two repeats of one sweep instead (each one group: the rank test on its samples)."""
+def test_replicates_are_one_point_and_two_replicates_compare_by_by(sweeps, tmp_path):
+    """A sweep's replicates (execution.replicate=0,1,2) are one point of 3 groups; --by execution.replicate=0:1
+    compares two replicates of one sweep instead (each one group: the rank test on its samples)."""
     records = [json.loads(p.read_text()) for p in sweeps["a"].glob("*/result.json")]
-    assert sorted(r["config"]["execution"].get("replicate", 0) for r in records) == sorted(list(range(REPEATS)) * 4)
-    assert all("replicate" not in r["config"]["execution"] for r in records  # the first repeat keeps its run_id
+    assert sorted(r["config"]["execution"].get("replicate", 0) for r in records) == sorted(list(range(REPLICATES)) * 4)
+    assert all("replicate" not in r["config"]["execution"] for r in records  # the first replicate keeps its run_id
                if r["config"]["execution"].get("replicate", 0) == 0)
     by = _compare(sweeps["a"], sweeps["a"], "--by", "execution.replicate=0:1", "--out", tmp_path, cwd=tmp_path)
     assert by.returncode == 0, by.stdout + by.stderr
     data = _json(tmp_path)
     assert len(data["points"]) == 4 and data["duplicates_dropped"] == 0
     for p in data["points"]:
-        assert p["base"]["repeats"] == p["new"]["repeats"] == 1 and p["test"] == RANK_TEST
+        assert p["base"]["replicates"] == p["new"]["replicates"] == 1 and p["test"] == RANK_TEST
         assert p["differences"]["execution.replicate"] == [0, 1] and p["base"]["point"] != p["new"]["point"]
     csv_rows = (sweeps["a"] / "results.csv").read_text().splitlines()
     column = csv_rows[0].split(",").index("replicate")
-    assert sorted(int(row.split(",")[column]) for row in csv_rows[1:]) == sorted(list(range(REPEATS)) * 4)
+    assert sorted(int(row.split(",")[column]) for row in csv_rows[1:]) == sorted(list(range(REPLICATES)) * 4)
 
 
 def test_mlflow_names_and_latest(sweeps):

@@ -163,43 +163,43 @@ def test_rank_test_is_scipys_mann_whitney():
     assert compare.mann_whitney([1.0] * 5, [1.0] * 5) == 1.0
 
 
-def _repeats(rng, centre, shifts, n=6, spread=0.02):
-    """One side's repeats: each repeat's samples around centre x its own shift (the machine's speed of
-    that repeat's moment), lognormal within."""
+def _replicates(rng, centre, shifts, n=6, spread=0.02):
+    """One side's replicates: each replicate's samples around centre x its own shift (the machine's speed of
+    that replicate's moment), lognormal within."""
     return [list(rng.lognormal(np.log(centre * shift), spread, n)) for shift in shifts]
 
 
-def test_repeats_carry_the_spread_between_them_into_the_interval_and_the_test():
-    """Two sides of one unchanged point whose repeats ran at different speeds of the machine (0.9-1.3):
-    pooled as independent samples, the rank test calls it changed; with the repeat as the unit, the
-    spread between repeats widens the interval and the test says what it can tell."""
+def test_replicates_carry_the_spread_between_them_into_the_interval_and_the_test():
+    """Two sides of one unchanged point whose replicates ran at different speeds of the machine (0.9-1.3):
+    pooled as independent samples, the rank test calls it changed; with the replicate as the unit, the
+    spread between replicates widens the interval and the test says what it can tell."""
     rng = np.random.default_rng(3)
-    base = _repeats(rng, 0.02, (1.0, 0.9, 0.95))
-    new = _repeats(rng, 0.02, (1.3, 1.0, 1.2))
+    base = _replicates(rng, 0.02, (1.0, 0.9, 0.95))
+    new = _replicates(rng, 0.02, (1.3, 1.0, 1.2))
     flat_base, flat_new = sum(base, []), sum(new, [])
     assert compare.mann_whitney(flat_base, flat_new) < 1e-5  # a phantom, for a test that trusts every sample
     one_level = compare.ratio_ci(flat_base, flat_new, seed=1)
-    ratio, (low, high), p = compare.repeats_ratio(base, new)
+    ratio, (low, high), p = compare.replicates_ratio(base, new)
     assert low < 1.1 < ratio < high and p > 0.05
     assert high - low > 2 * (one_level[1] - one_level[0])
     assert compare.verdict(ratio, (low, high), p, 0.10, 0.05) == "same"
-    # the same figures by SciPy: Student's t on the logs of the repeats' medians; Welch's for unequal counts
+    # the same figures by SciPy: Student's t on the logs of the replicates' medians; Welch's for unequal counts
     a, b = np.log([np.median(g) for g in base]), np.log([np.median(g) for g in new])
     assert p == pytest.approx(scipy_stats.ttest_ind(b, a, equal_var=True).pvalue)
     assert ratio == pytest.approx(np.exp(b.mean() - a.mean()))
     welch = scipy_stats.ttest_ind(b[:2], a, equal_var=False)
-    assert compare.repeats_ratio(base, new[:2])[2] == pytest.approx(welch.pvalue)
+    assert compare.replicates_ratio(base, new[:2])[2] == pytest.approx(welch.pvalue)
 
 
-def test_repeats_still_see_a_real_2x_with_significance():
+def test_replicates_still_see_a_real_2x_with_significance():
     rng = np.random.default_rng(4)
-    base = _repeats(rng, 0.02, (1.0, 0.9, 0.95))
-    new = _repeats(rng, 0.04, (1.3, 1.05, 1.2))
-    ratio, (low, high), p = compare.repeats_ratio(base, new)
+    base = _replicates(rng, 0.02, (1.0, 0.9, 0.95))
+    new = _replicates(rng, 0.04, (1.3, 1.05, 1.2))
+    ratio, (low, high), p = compare.replicates_ratio(base, new)
     assert 1.1 < low < ratio < high and 1.8 < ratio < 2.8 and p < 0.01
     assert compare.verdict(ratio, (low, high), p, 0.10, 0.05) == "slower"
-    same = [[0.02] * 3] * 2  # every repeat alike on both sides: no spread to test against
-    assert compare.repeats_ratio(same, same) == (1.0, (1.0, 1.0), 1.0)
+    same = [[0.02] * 3] * 2  # every replicate alike on both sides: no spread to test against
+    assert compare.replicates_ratio(same, same) == (1.0, (1.0, 1.0), 1.0)
 
 
 @pytest.mark.parametrize("ratio, ci, p, expected", [
