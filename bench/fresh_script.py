@@ -19,6 +19,11 @@ joblib launcher with 2 workers, so 1 thread per point). Two measurements, in rou
   scripts are equally plausible user programs, and their differences are a spread qbench
   cannot be held under. The order of the sides alternates from point to point and
   round to round, so the machine's drift (other work on a shared machine included) hits both.
+  Each round starts its fork servers afresh (as each sweep does): a server's heap after its imports
+  is one draw of glibc's page-fault modes, shared by every point forked from it (qsim 20 q: ~12.7 ms
+  with <= 700 page faults a run, ~15.5 ms with ~1400, for all of one server's points), so rounds
+  through one server would repeat one draw (`--one-server`: the design of the runs before
+  2026-12-03 14:40 UTC).
 - `--sweep`: also the real sweep through `python -m qbench` once per round (2 concurrent
   workers), its records' times beside the fresh scripts'.
 
@@ -161,6 +166,10 @@ def main() -> int:
                         help="sizes measured (default 14-20: every point of >= 10 ms is among them)")
     parser.add_argument("--backends", default=",".join(LIBRARIES), help="backends measured (default: all five)")
     parser.add_argument("--sweep", action="store_true", help="also run the real sweep once per round")
+    parser.add_argument("--sides", default=",".join(SIDES),
+                        help="sides timed, 'fresh' always among them (default: %(default)s)")
+    parser.add_argument("--one-server", action="store_true",
+                        help="one fork server for all rounds (rounds then share its heap's draw)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "fresh_script.json"),
                         help="where the JSON goes ('-': the intervals on stdout, with --from)")
     parser.add_argument("--from", dest="saved", help="measure nothing: add the paired intervals to a saved run")
@@ -178,14 +187,18 @@ def main() -> int:
         return 0
     sizes = [int(n) for n in args.qubits.split(",")]
     points = [(backend, n) for backend in args.backends.split(",") for n in sizes]
-    sides = (*SIDES, "sweep") if args.sweep else SIDES
+    timed = ("fresh", *(s for s in SIDES if s != "fresh" and s in args.sides.split(",")))
+    sides = (*timed, "sweep") if args.sweep else timed
     times: dict[tuple, dict[str, list[float]]] = {p: {side: [] for side in sides} for p in points}
     qbench = Qbench()
     try:
         for number in range(args.rounds):
             started = time.perf_counter()
+            if number and not args.one_server:  # a new draw of the servers' heaps, as a new sweep has
+                qbench.close()
+                qbench = Qbench()
             for index, point in enumerate(points):
-                order = SIDES if (number + index) % 2 == 0 else SIDES[::-1]
+                order = timed if (number + index) % 2 == 0 else timed[::-1]
                 for side in order:
                     seconds = fresh_point(*point, side) if side in SCRIPTS \
                         else qbench.point(*point, "default" if side == "qbench" else "pinned")
@@ -215,14 +228,15 @@ def main() -> int:
     counts = {name: {side: sum(abs(r[f"{key}_{side}_over_fresh"] - 1) <= 0.10 for r in checked) for side in sides[1:]}
               for name, key in estimators.items()}
     within = counts["medians"]
-    any_script = sum(min(abs(r["qbench"]["median"] / r[script]["median"] - 1) for script in SCRIPTS) <= 0.10
-                     for r in checked)
+    any_script = sum(min(abs(r["qbench"]["median"] / r[script]["median"] - 1) for script in SCRIPTS
+                         if script in sides) <= 0.10 for r in checked)
     result = {
         "benchmark": "fresh_script", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
                     "python": platform.python_version(), "load_average_at_end": os.getloadavg()},
         "command": "python bench/fresh_script.py " + " ".join(sys.argv[1:]),
         "points_of": "python -m qbench " + " ".join(SWEEP), "rounds": args.rounds,
+        "fork_servers": "one for all rounds" if args.one_server else "started afresh each round",
         "sides": {"fresh": "bench/plain_loop.py --point, a fresh process per point, glibc's heap untouched",
                   "fresh_kept": "the same script keeping its dry run's result (--keep-first)",
                   "fresh_helper": "the same script importing qbench.environment once the library is imported",
