@@ -1,33 +1,28 @@
 """The processes of a sweep's fork servers (`qbench.execution.forkserver` starts and asks them).
 
-`python -m qbench.execution.forkroot LAUNCHER_PID CHANNEL_FD` is the root of one thread
-setting: it receives the servers the launching process announces over CHANNEL_FD, forks one
-parent per unit of servers that share modules, which imports those and forks the servers; each
-server imports its adapter's library, converts one small circuit with it, and forks one worker per
-request, once the root has said every server has imported: the next request's worker as soon as
-the last one has ended (a spare), so that the fork is off the point's path. See
-`qbench.execution.forkserver` for why.
+`python -m qbench.execution.forkroot LAUNCHER_PID CHANNEL_FD [LOCK_FD]` is the root of one thread
+setting and replicate: it receives the servers the launching process announces over CHANNEL_FD,
+forks one parent per unit of servers that share modules, which imports those and forks the
+servers (`qbench.execution.serverloop`: each imports its adapter's library and forks one worker
+per request), and tells them to serve once every server, its own and every other root's, has
+imported. See `qbench.execution.forkserver` for why.
 """
 from __future__ import annotations
 
-import gc
+import fcntl
 import importlib
 import os
 import pickle
-import resource
 import select
-import signal
 import socket
 import sys
 import time
 
 from qbench import pipes
 from qbench.backends import registry
-from qbench.backends.base import RunSpec
-from qbench.circuits import canonical as circuits
 from qbench.execution.forkserver import MAX_MESSAGE
 from qbench.execution.lifetime import die_with_parent
-from qbench.execution.workers import serve
+from qbench.execution.serverloop import serve_group
 
 
 class Server:
@@ -66,8 +61,10 @@ class Root:
     the shared modules, then forks it. A server thus holds exactly the modules its library
     imports in a process of its own, whenever it was announced."""
 
-    def __init__(self, channel: socket.socket):
+    def __init__(self, channel: socket.socket, lock: int | None = None):
         self.channel = channel                  # from the launching process: servers, configs, "done"
+        self.lock = lock                        # held while this root's servers import (forkserver.Servers)
+        self.peers: list[str] = []              # every root's lock: none serves before all have imported
         self.done = False
         self.units: dict[tuple, Unit] = {}      # shared modules (or ("", adapter)) -> unit
         self.queue: list[Unit] = []             # announced, waiting for a core
@@ -92,10 +89,26 @@ class Root:
                     self.receive()
                 else:
                     self.reported(fd)
+        self.wait_for_peers()
         for server in self.servers.values():
             self.order(server, {"op": "serve"})
         while os.read(0, 4096):
             pass
+
+    def wait_for_peers(self) -> None:
+        """This root's servers have imported: release its lock, then wait until every other root's is
+        released too (a root that died released its lock with it)."""
+        if self.lock is not None:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            os.close(self.lock)
+            self.lock = None
+        for path in self.peers:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue  # the launcher is stopping (it removes the locks)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            os.close(fd)
 
     def receive(self) -> None:
         try:
@@ -105,6 +118,7 @@ class Root:
         message = pickle.loads(data) if data else {"op": "done"}  # EOF: the launcher will say no more
         if message["op"] == "done":
             self.done = True
+            self.peers = message.get("peers", [])
             self.channel.close()
         elif message["op"] == "server":
             import_modules([message["target"].rpartition(".")[0]])  # one not shipped: before its unit, if it can
@@ -145,6 +159,7 @@ class Root:
     def held_fds(self) -> list[int]:
         """Every descriptor this root holds, so that a forked child can close those not its own."""
         fds = [self.channel.fileno()] if not self.done else []
+        fds += [self.lock] if self.lock is not None else []
         fds += [unit.channel.fileno() for unit in self.units.values() if unit.channel is not None]
         for server in self.servers.values():
             fds += [server.go_write, *([server.imported_read] if server.imported_read in self.reporting else [])]
@@ -225,181 +240,6 @@ def import_modules(modules) -> float:
     return time.perf_counter() - start
 
 
-def serve_group(configs: list[dict], listener: int, imported_write: int, go_read: int, shared_seconds: float) -> None:
-    """A server's life: import its adapter's library, say so, load what else the root orders,
-    and serve when told."""
-    server = ForkServer(socket.socket(fileno=listener), go_read)
-    message = {"op": "load", "configs": configs}
-    while message["op"] == "load":
-        for config in message["configs"]:
-            server.load(config, shared_seconds)
-        # What is imported now lives for the worker's whole life: out of the collector's sight, a
-        # worker's garbage collections do not touch (and so copy) every page of the libraries'
-        # objects it shares with this server (Python's documented use of gc.freeze before fork).
-        gc.freeze()
-        os.write(imported_write, b"I")
-        try:
-            message = pipes.read_message(go_read)
-        except EOFError:  # the root is gone
-            os._exit(0)
-    os.close(imported_write)
-    server.serve()
-    os._exit(0)
-
-
-def first_conversion(backend) -> None:
-    """Convert one small circuit with the loaded adapter, untimed, and drop it. A library's first
-    conversion builds what it keeps for every later one (cirq's and qsim's take twice as long in a
-    fork without it); done once here, every worker starts with it done, as a user's script has it
-    done before its timed runs. Only `prepare`: nothing is simulated in the server."""
-    try:
-        backend.prepare(circuits.build("ghz", 2, None, 0), RunSpec(shots=1, seed=0, threads=1))
-    except Exception:  # noqa: BLE001 - the point's own conversion reports what is wrong
-        pass
-
-
-class ForkServer:
-    """The server of one adapter: its library imported, one worker forked per request."""
-
-    def __init__(self, listener: socket.socket, root: int):
-        self.listener, self.root = listener, root      # root: readable (EOF) once the root is gone
-        self.pid = os.getpid()                         # the parent of every worker it forks
-        self.children: dict[int, socket.socket] = {}   # pid -> the requester's control connection
-        self.import_seconds: dict[str, float] = {}     # reported once per backend, with its first worker
-        self.failed: dict[str, str] = {}               # backend -> why its import failed
-        self.spare: tuple[int, socket.socket] | None = None  # a worker forked ahead of its point, and its hand
-        self.wakeup_read, wakeup_write = os.pipe()
-        os.set_blocking(wakeup_write, False)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.set_wakeup_fd(wakeup_write)
-
-    def load(self, config: dict, shared_seconds: float = 0.0) -> None:
-        key = registry.backend_key(config)
-        try:
-            backend, seconds = registry.load_backend(config)
-        except Exception as exc:  # noqa: BLE001 - a spawned worker reports it as the run's error
-            self.failed[key] = f"{type(exc).__name__}: {exc}"
-            return
-        self.import_seconds[key] = seconds + shared_seconds
-        first_conversion(backend)
-
-    def serve(self) -> None:
-        while True:
-            ready = select.select([self.listener, self.root, self.wakeup_read], [], [])[0]
-            if self.wakeup_read in ready:
-                os.read(self.wakeup_read, 4096)
-            worker_ended = self.reap()
-            if self.root in ready:
-                return  # the root (and so the launching process) is gone
-            if self.listener in ready:
-                self.fork_for(self.listener.accept()[0])
-            if worker_ended and self.spare is None:
-                # The next point's worker is forked now, while the last point's job writes its
-                # record, not when the next job asks: the fork of a loaded server (ms, growing with
-                # its size) leaves the point's own path. At most one per server goes unused.
-                self.fork_spare()
-
-    def fork_for(self, control: socket.socket) -> None:
-        try:
-            data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
-            request = pickle.loads(data)
-            channel = fds[0]
-        except (OSError, EOFError, IndexError, pickle.UnpicklingError):
-            control.close()
-            return
-        key = registry.backend_key(request["backend"])
-        if key not in self.import_seconds:  # not preloaded (or it failed): never imported beside a worker
-            os.close(channel)
-            control.sendall(pickle.dumps({"ok": False, "message": self.failed.get(key, "not preloaded")}))
-            control.close()
-            return
-        pid = self.hand_to_spare(channel, request["memory_limit_gb"])
-        if pid is None:
-            pid = os.fork()
-            if pid == 0:
-                self.leave_server(control)
-                self.work(channel, request["memory_limit_gb"])
-        os.close(channel)
-        control.sendall(pickle.dumps({"ok": True, "pid": pid, "import_seconds": self.import_seconds[key]}))
-        self.import_seconds[key] = 0.0  # the import is paid once, reported with the first point
-        self.children[pid] = control
-
-    def fork_spare(self) -> None:
-        """Fork a worker that waits, as forked from this server's state, for the channel of its point."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            self.leave_server(ours)
-            try:
-                data, fds, _, _ = socket.recv_fds(theirs, MAX_MESSAGE, 1)
-            except OSError:
-                data, fds = b"", []
-            theirs.close()
-            if not data or not fds:
-                os._exit(0)  # the server ended (the sweep is done) before a point came
-            self.work(fds[0], pickle.loads(data))
-        theirs.close()
-        self.spare = (pid, ours)
-
-    def hand_to_spare(self, channel: int, memory_limit_gb: float | None) -> int | None:
-        """Give the point's channel to the waiting spare: its pid, or None when there is none (or it died)."""
-        if self.spare is None:
-            return None
-        pid, hand = self.spare
-        self.spare = None
-        try:
-            socket.send_fds(hand, [pickle.dumps(memory_limit_gb)], [channel])
-        except OSError:  # killed while it waited: the caller forks one now
-            return None
-        finally:
-            hand.close()
-        return pid
-
-    def leave_server(self, *sockets: socket.socket) -> None:
-        """In a forked child: none of the server's descriptors or signal handling."""
-        die_with_parent(self.pid)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        spare = [self.spare[1]] if self.spare else []
-        for sock in (self.listener, *sockets, *spare, *self.children.values()):
-            sock.close()
-        os.close(self.wakeup_read)
-        os.close(self.root)
-
-    @staticmethod
-    def work(channel: int, memory_limit_gb: float | None) -> None:
-        """A worker's life: capped, it serves its one point over `channel`, then ends."""
-        if memory_limit_gb:
-            limit = int(memory_limit_gb * 2**30)
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        try:
-            serve(channel, channel)
-        finally:
-            os._exit(0)
-
-    def reap(self) -> bool:
-        """Collect ended children and report each worker's exit to its job; whether a worker ended."""
-        worker_ended = False
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return worker_ended
-            if pid == 0:
-                return worker_ended
-            if self.spare and self.spare[0] == pid:  # the spare died waiting (killed): none now
-                self.spare[1].close()
-                self.spare = None
-            control = self.children.pop(pid, None)
-            if control is not None:
-                worker_ended = True
-                try:
-                    control.sendall(pickle.dumps({"exit": os.waitstatus_to_exitcode(status)}))
-                except OSError:
-                    pass
-                control.close()
-
-
 def main() -> None:
     die_with_parent(int(sys.argv[1]))  # a SIGKILLed launcher cannot stop() its servers
     os.dup2(2, 1)  # library chatter goes to stderr, like a worker's
@@ -410,7 +250,7 @@ def main() -> None:
     from qbench.execution import timing  # noqa: F401
     import_modules(registry.adapter_modules())
 
-    Root(socket.socket(fileno=int(sys.argv[2]))).run()
+    Root(socket.socket(fileno=int(sys.argv[2])), int(sys.argv[3]) if len(sys.argv) > 3 else None).run()
     os._exit(0)  # nothing to clean up; tearing down every imported library would cost ~1 s
 
 

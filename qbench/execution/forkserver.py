@@ -21,7 +21,9 @@ also do in a user's script after as little as one small module more (docs/PERFOR
 
 The root lets at most one import per core run at a time, and no server forks a worker before
 every server has imported: an import running beside a point's timed runs would take CPU from
-them. Requests wait in the servers' listen queues (bound by the launching process) meanwhile.
+them. Each replicate of the sweep's points (`execution.replicate`) has roots of its own, and no
+root lets its servers serve before every root's have imported (`Servers`). Requests wait in the
+servers' listen queues (bound by the launching process) meanwhile.
 
 What may be forked is the adapter's own declaration, `Backend.forkable`, on the CPU only: a CUDA
 context does not survive a fork, and QuEST and LRET start helper processes. Any other point, or
@@ -37,13 +39,16 @@ root, the units' parents, the servers) are `qbench.execution.forkroot`.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import os
 import pickle
 import select
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 
 from qbench.backends import registry
@@ -58,23 +63,26 @@ def forkable(backend) -> bool:
     return bool(getattr(backend, "forkable", False)) and backend.device == "CPU"
 
 
-def address_for(prefix: str, threads: int, target: str) -> str:
-    """The socket of the server for this adapter (`_target_`) at these thread settings."""
-    return f"{prefix}-{threads}t-{hashlib.sha1(target.encode()).hexdigest()[:12]}"
+def address_for(prefix: str, threads: int, target: str, replicate: int = 0) -> str:
+    """The socket of the server for this adapter (`_target_`) at these thread settings, for this
+    replicate of the sweep's points (`execution.replicate`)."""
+    rooted = f"{prefix}-{threads}t" + (f"-r{replicate}" if replicate else "")
+    return f"{rooted}-{hashlib.sha1(target.encode()).hexdigest()[:12]}"
 
 
 # -- the launching process -------------------------------------------------------------------
 _roots: list[subprocess.Popen] = []
+_lock_dir: list[str] = []  # the roots' import locks live here until stop()
 
 
 class NotLocal(Exception):
     """The sweep's launcher runs its jobs elsewhere (SLURM): no fork server can serve them."""
 
 
-def server_of(cfg) -> tuple[int, str, dict] | None:
-    """(threads, adapter `_target_`, backend config) of the server whose workers run the pre-flight
-    point of this config; None where it gets none (in-process, not forkable). NotLocal for a remote
-    launcher."""
+def server_of(cfg) -> tuple[tuple[int, int], str, dict] | None:
+    """((threads, replicate), adapter `_target_`, backend config) of the server whose workers run the
+    pre-flight point of this config; None where it gets none (in-process, not forkable). NotLocal for
+    a remote launcher. Each replicate (`execution.replicate`) has a root of its own: see `Servers`."""
     from omegaconf import OmegaConf
 
     from qbench.execution.resources import concurrency, threads_for
@@ -88,12 +96,13 @@ def server_of(cfg) -> tuple[int, str, dict] | None:
     if execution["isolation"] != "process" or not forkable(backend):
         return None
     threads = backend.threads or threads_for({"execution": execution}, concurrency(launcher, multirun=True))
-    return threads, config["_target_"], config
+    return (threads, execution.get("replicate") or 0), config["_target_"], config
 
 
-def plan(points) -> dict[int, dict[str, list[dict]]]:
-    """{threads: {adapter: backend configs}}: the servers a local sweep starts, for every forkable
-    backend of the pre-flight points, at the thread setting its workers get. Empty otherwise."""
+def plan(points) -> dict[tuple[int, int], dict[str, list[dict]]]:
+    """{(threads, replicate): {adapter: backend configs}}: the servers a local sweep starts, for every
+    forkable backend of the pre-flight points, at the thread setting its workers get, one root per
+    replicate. Empty otherwise."""
     servers: dict[int, dict[str, list[dict]]] = {}
     for point in points:
         try:
@@ -116,13 +125,20 @@ class Servers:
 
     The servers' sockets are bound here and handed over, so a job's first request waits in its
     queue while they import. `wait_for`: the points seen before anything starts (2 for a sweep:
-    a one-point sweep gets a spawned worker and starts no server)."""
+    a one-point sweep gets a spawned worker and starts no server).
+
+    One root per thread setting and replicate. A root is a fresh interpreter, so its servers' heaps
+    are a fresh draw of glibc's page-fault modes, as a new sweep's are: a point's replicates then
+    sample that draw instead of sharing it (qsim GHZ 20 q: 11.0 or 12.4 ms by the draw;
+    docs/PERFORMANCE.md "Replicates"). The roots wait for one another before any serves (each holds
+    a lock while it imports), so no import runs beside a point of another replicate."""
 
     def __init__(self, wait_for: int = 1):
         self.prefix = f"qbench-fork-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.roots: dict[int, socket.socket] = {}         # threads -> the channel to its root
-        self.configs: dict[tuple[int, str], list[dict]] = {}
-        self.held: list[tuple[int, str, dict]] = []
+        self.roots: dict[tuple[int, int], socket.socket] = {}  # (threads, replicate) -> the channel to its root
+        self.locks: list[str] = []                              # each root's import lock, a file
+        self.configs: dict[tuple[tuple[int, int], str], list[dict]] = {}
+        self.held: list[tuple[tuple[int, int], str, dict]] = []
         self.seen, self.wait_for, self.local = 0, wait_for, True
 
     def expect(self, master, jobs) -> None:
@@ -156,40 +172,50 @@ class Servers:
             self.held = []
 
     def close(self) -> None:
-        """Every point is known: each root lets its servers serve once all of them have imported."""
+        """Every point is known: each root lets its servers serve once all of them, and every other
+        root's, have imported."""
         for channel in self.roots.values():
-            channel.send(pickle.dumps({"op": "done"}))
+            channel.send(pickle.dumps({"op": "done", "peers": self.locks}))
             channel.close()
         if self.roots:
             os.environ[ADDRESS_ENV] = self.prefix
 
-    def _announce(self, threads: int, target: str, config: dict) -> None:
-        known = self.configs.get((threads, target))
+    def _announce(self, root: tuple[int, int], target: str, config: dict) -> None:
+        known = self.configs.get((root, target))
         if known is None:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            listener.bind("\0" + address_for(self.prefix, threads, target))
+            listener.bind("\0" + address_for(self.prefix, root[0], target, root[1]))
             listener.listen(64)
             shared = list(registry.instantiate_backend(config).shared_modules)
-            socket.send_fds(self._root(threads), [pickle.dumps({"op": "server", "target": target, "shared": shared,
-                                                                "config": config})], [listener.fileno()])
+            socket.send_fds(self._root(root), [pickle.dumps({"op": "server", "target": target, "shared": shared,
+                                                             "config": config})], [listener.fileno()])
             listener.close()
-            self.configs[(threads, target)] = [config]
+            self.configs[(root, target)] = [config]
         elif config not in known:  # another option of the same adapter: loaded by the same server
-            self._root(threads).send(pickle.dumps({"op": "config", "target": target, "config": config}))
+            self._root(root).send(pickle.dumps({"op": "config", "target": target, "config": config}))
             known.append(config)
 
-    def _root(self, threads: int) -> socket.socket:
-        """The channel to the root of this thread setting, started first time (OpenMP and OpenBLAS
-        read their thread counts from the environment once, when they load)."""
-        if threads not in self.roots:
+    def _root(self, root: tuple[int, int]) -> socket.socket:
+        """The channel to the root of this thread setting and replicate, started first time (OpenMP
+        and OpenBLAS read their thread counts from the environment once, when they load). The root
+        is handed its import lock already held, so no other root can pass it before it has begun."""
+        if root not in self.roots:
+            threads = root[0]
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            if not _lock_dir:
+                _lock_dir.append(tempfile.mkdtemp(prefix="qbench-fork-locks-"))
+            path = os.path.join(_lock_dir[0], f"{len(self.locks)}.lock")
+            lock = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(lock, fcntl.LOCK_EX)
             env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
             _roots.append(subprocess.Popen(
-                [sys.executable, "-m", "qbench.execution.forkroot", str(os.getpid()), str(theirs.fileno())],
-                stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno()]))
+                [sys.executable, "-m", "qbench.execution.forkroot", str(os.getpid()), str(theirs.fileno()),
+                 str(lock)], stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno(), lock]))
             theirs.close()
-            self.roots[threads] = ours
-        return self.roots[threads]
+            os.close(lock)  # the root's copy holds the lock now
+            self.locks.append(path)
+            self.roots[root] = ours
+        return self.roots[root]
 
 
 def start_for(points) -> None:
@@ -210,11 +236,13 @@ def stop() -> None:
         root.kill()  # its servers and their workers die with it (PR_SET_PDEATHSIG)
         root.wait()
         root.stdin.close()
+    while _lock_dir:
+        shutil.rmtree(_lock_dir.pop(), ignore_errors=True)
 
 
 # -- a job asking for a worker -----------------------------------------------------------------
 def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | None,
-                idle_work=None) -> ForkedWorker | None:
+                idle_work=None, replicate: int = 0) -> ForkedWorker | None:
     """A freshly forked, loaded worker for one point, or None where no server can fork one.
 
     `idle_work()`, if given, is called while the server has not answered (its sweep's servers still
@@ -227,7 +255,7 @@ def fork_worker(backend_config: dict, threads: int, memory_limit_gb: float | Non
     ours, theirs = socket.socketpair()
     try:
         # refused: no server for this adapter at these thread settings
-        control.connect("\0" + address_for(prefix, threads, backend_config["_target_"]))
+        control.connect("\0" + address_for(prefix, threads, backend_config["_target_"], replicate))
         socket.send_fds(control, [pickle.dumps({"backend": backend_config, "memory_limit_gb": memory_limit_gb})],
                         [theirs.fileno()])
         while idle_work is not None and not select.select([control], [], [], 0)[0] and idle_work():

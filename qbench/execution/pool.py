@@ -15,7 +15,8 @@ def run_isolated(request: dict, timeout: float, threads: int, memory_limit_gb: f
                  idle_work=None) -> dict:
     """Execute `qbench.execution.timing.measure(request)` in a fresh worker with a hard timeout.
     A failure raises `qbench.execution.workers.WorkerFailure`; the worker never outlives the call."""
-    worker = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb, idle_work)
+    worker = (forkserver.fork_worker(request["backend"], threads, memory_limit_gb, idle_work,
+                                     request["execution"].get("replicate") or 0)
               or SpawnedWorker(threads, memory_limit_gb))
     try:
         import_seconds = worker.import_seconds

@@ -161,7 +161,8 @@ def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, 
 
     request = {"backend": plain["backend"], "circuit": circuit, "spec": spec,
                "execution": {k: ex.get(k) for k in ("warmup_runs", "repetitions", "verify_max_qubits", "min_time",
-                                                    "max_repetitions", "target_rel_ci", "timeout_per_run", "heap")}}
+                                                    "max_repetitions", "target_rel_ci", "timeout_per_run", "heap",
+                                                    "replicate")}}
     with gpu_slot(backend.device, ex["gpus"]):
         outcome, record["attempts"] = _execute_with_retries(request, ex, threads, idle_work)
     if outcome is None:

@@ -55,7 +55,7 @@ def server():
 def test_each_point_gets_a_fresh_fork_of_a_parent_that_imported_the_library_once(server):
     points, plan = server("backend=cirq", "n_qubits=4,6", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     cirq = backend_config(points, "cirq")
-    assert plan == {1: {cirq["_target_"]: [cirq]}}  # two joblib workers on this machine's cores: 1 thread each
+    assert plan == {(1, 0): {cirq["_target_"]: [cirq]}}  # 2 joblib workers on 2 cores: 1 thread each; replicate 0
     first, second = (forkserver.fork_worker(cirq, 1, None) for _ in range(2))
     try:
         assert first.pid != second.pid and first.pid != os.getpid()
@@ -74,7 +74,7 @@ def test_each_adapter_has_a_server_that_imported_its_library_alone(server):
     """Another library imported beside it changes a worker's heap (cirq's 20-qubit points fault
     twice as much): the cirq server must not have loaded qsim, nor the qsim server stim."""
     points, plan = server("backend=cirq,qsim,stim", "n_qubits=4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    assert len(plan[1]) == 3
+    assert len(plan[1, 0]) == 3
     (root,) = forkserver._roots
     parents = wait_for_children(root.pid, 2)  # cirq and qsim share cirq's import: one parent for both
     forked = forkserver.fork_worker(backend_config(points, "stim"), 1, None)  # served once all have imported
@@ -148,7 +148,7 @@ def test_servers_import_while_preflight_composes_and_serve_once_it_is_done():
             servers.add(point)
         cirq = [OmegaConf.to_container(p.cfg.backend, resolve=True) for p in (points[2], points[6])]
         assert cirq[0]["precision"] == "single" and cirq[1]["precision"] == "double"
-        assert forkserver.plan(points)[1][cirq[0]["_target_"]] == cirq  # both options, one server
+        assert forkserver.plan(points)[1, 0][cirq[0]["_target_"]] == cirq  # both options, one server
         assert forkserver.ADDRESS_ENV not in os.environ  # jobs cannot ask before close()
         servers.close()
         for config in (backend_config(points, "qsim"), *cirq, backend_config(points, "stim")):
@@ -359,7 +359,7 @@ def test_a_forked_worker_killed_at_its_timeout_takes_its_helpers_with_it(server,
 def test_only_what_the_adapter_declares_forkable_is_forked(server):
     points, plan = server("backend=cirq,quest-v3,quest,lret-phase7,cuquantum", "n_qubits=4",
                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    assert [config["name"] for configs in plan[1].values() for config in configs] == ["cirq"]
+    assert [config["name"] for configs in plan[1, 0].values() for config in configs] == ["cirq"]
     for name in ("quest-v3", "quest", "lret-phase7", "cuquantum"):  # helper processes, the GPU
         assert instantiate_backend(backend_config(points, name)).forkable is False
         assert forkserver.fork_worker(backend_config(points, name), 1, None) is None
@@ -386,6 +386,56 @@ def wait_for_children(pid: int, count: int, seconds: float = 60) -> list[int]:
             return found
         time.sleep(0.05)
     raise AssertionError(f"{pid} has no {count} children after {seconds} s")
+
+
+def test_each_replicate_has_a_root_of_its_own(server):
+    """A point's replicates (execution.replicate) fork from servers of separate roots, fresh
+    interpreters, so that each replicate is a draw of its own of the servers' heaps; both answer."""
+    points, plan = server("execution.replicate=range(2)", "backend=stim", "n_qubits=4", "hydra/launcher=joblib",
+                          "hydra.launcher.n_jobs=2")
+    stim = backend_config(points, "stim")
+    assert plan == {(1, 0): {stim["_target_"]: [stim]}, (1, 1): {stim["_target_"]: [stim]}}
+    assert len(forkserver._roots) == 2
+    for replicate in (0, 1):
+        worker = forkserver.fork_worker(stim, 1, None, replicate=replicate)
+        assert worker is not None, replicate
+        worker.kill()
+    for replicate in (0, 1):
+        outcome = pool.run_isolated({**request(stim), "execution": {**request(stim)["execution"],
+                                                                    "replicate": replicate}}, 60, 1, None)
+        assert outcome["worker"] == "forked"
+        assert_matches_reference(outcome, 4, 1000)
+    # each root forked a parent of its own for stim's server: two roots, one unit parent each
+    assert [len(wait_for_children(root.pid, 1)) for root in forkserver._roots] == [1, 1]
+
+
+def test_a_root_serves_only_once_every_other_root_has_imported(tmp_path):
+    """forkroot.Root.wait_for_peers: a root whose servers have imported releases its own lock, then
+    waits while another root still holds its lock (still importing), and goes on once it is released."""
+    import fcntl
+    import socket
+    import threading
+
+    from qbench.execution.forkroot import Root
+
+    own, peer = tmp_path / "0.lock", tmp_path / "1.lock"
+    own_fd, peer_fd = (os.open(path, os.O_CREAT | os.O_RDWR) for path in (own, peer))
+    for fd in (own_fd, peer_fd):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    channel, _other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    root = Root(channel, own_fd)
+    root.peers = [str(own), str(peer)]
+    waiting = threading.Thread(target=root.wait_for_peers)
+    waiting.start()
+    waiting.join(1.0)
+    assert waiting.is_alive()  # the peer still imports
+    probe = os.open(own, os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # ... while its own lock is already released
+    os.close(probe)
+    fcntl.flock(peer_fd, fcntl.LOCK_UN)
+    waiting.join(10.0)
+    assert not waiting.is_alive()
+    os.close(peer_fd)
 
 
 def test_a_non_forkable_adapter_runs_in_a_spawned_worker(server):
@@ -437,7 +487,7 @@ FORKABLE = ["cirq", "qiskit-aer", "qsim", "pennylane", "stim"]
 THREAD_PROBE = r"""
 import json, os, sys, yaml
 from qbench.backends.registry import instantiate_backend
-from qbench.execution.forkroot import first_conversion
+from qbench.execution.serverloop import first_conversion
 backend = instantiate_backend(yaml.safe_load(open(sys.argv[1])))
 backend.load()
 first_conversion(backend)  # what the server does before it forks any worker
