@@ -1,6 +1,6 @@
 """The processes of a sweep's fork servers (`qbench.execution.forkserver` starts and asks them).
 
-`python -m qbench.execution.forkroot LAUNCHER_PID CHANNEL_FD [LOCK_FD]` is the root of one thread
+`python -m qbench.execution.forkroot LAUNCHER_PID CHANNEL_FD [IMPORTED_FD]` is the root of one thread
 setting and replicate: it receives the servers the launching process announces over CHANNEL_FD,
 forks one parent per unit of servers that share modules, which imports those and forks the
 servers (`qbench.execution.serverloop`: each imports its adapter's library and forks one worker
@@ -9,7 +9,6 @@ imported. See `qbench.execution.forkserver` for why.
 """
 from __future__ import annotations
 
-import fcntl
 import importlib
 import os
 import pickle
@@ -20,7 +19,7 @@ import time
 
 from qbench import pipes
 from qbench.backends import registry
-from qbench.execution.forkserver import MAX_MESSAGE
+from qbench.execution.forkserver import MAX_FDS, MAX_MESSAGE
 from qbench.execution.lifetime import die_with_parent
 from qbench.execution.serverloop import serve_group
 
@@ -61,10 +60,10 @@ class Root:
     the shared modules, then forks it. A server thus holds exactly the modules its library
     imports in a process of its own, whenever it was announced."""
 
-    def __init__(self, channel: socket.socket, lock: int | None = None):
+    def __init__(self, channel: socket.socket, imported: int | None = None):
         self.channel = channel                  # from the launching process: servers, configs, "done"
-        self.lock = lock                        # held while this root's servers import (forkserver.Servers)
-        self.peers: list[str] = []              # every root's lock: none serves before all have imported
+        self.imported = imported                # closed once this root's servers have imported (forkserver.Servers)
+        self.peers: list[int] = []              # every root's pipe: none serves before all have imported
         self.done = False
         self.units: dict[tuple, Unit] = {}      # shared modules (or ("", adapter)) -> unit
         self.queue: list[Unit] = []             # announced, waiting for a core
@@ -96,29 +95,26 @@ class Root:
             pass
 
     def wait_for_peers(self) -> None:
-        """This root's servers have imported: release its lock, then wait until every other root's is
-        released too (a root that died released its lock with it)."""
-        if self.lock is not None:
-            fcntl.flock(self.lock, fcntl.LOCK_UN)
-            os.close(self.lock)
-            self.lock = None
-        for path in self.peers:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue  # the launcher is stopping (it removes the locks)
-            fcntl.flock(fd, fcntl.LOCK_SH)
+        """This root's servers have imported: end its pipe, then read every root's pipe to its end
+        (a root that died ended its pipe with it)."""
+        if self.imported is not None:
+            os.close(self.imported)
+            self.imported = None
+        for fd in self.peers:
+            while os.read(fd, 4096):
+                pass
             os.close(fd)
+        self.peers = []
 
     def receive(self) -> None:
         try:
-            data, fds, _, _ = socket.recv_fds(self.channel, MAX_MESSAGE, 1)
+            data, fds, _, _ = socket.recv_fds(self.channel, MAX_MESSAGE, MAX_FDS)
         except OSError:
             data, fds = b"", []
         message = pickle.loads(data) if data else {"op": "done"}  # EOF: the launcher will say no more
         if message["op"] == "done":
             self.done = True
-            self.peers = message.get("peers", [])
+            self.peers = fds  # every root's pipe, this one's too
             self.channel.close()
         elif message["op"] == "server":
             import_modules([message["target"].rpartition(".")[0]])  # one not shipped: before its unit, if it can
@@ -159,7 +155,8 @@ class Root:
     def held_fds(self) -> list[int]:
         """Every descriptor this root holds, so that a forked child can close those not its own."""
         fds = [self.channel.fileno()] if not self.done else []
-        fds += [self.lock] if self.lock is not None else []
+        fds += [self.imported] if self.imported is not None else []
+        fds += self.peers
         fds += [unit.channel.fileno() for unit in self.units.values() if unit.channel is not None]
         for server in self.servers.values():
             fds += [server.go_write, *([server.imported_read] if server.imported_read in self.reporting else [])]

@@ -39,16 +39,13 @@ root, the units' parents, the servers) are `qbench.execution.forkroot`.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import hashlib
 import os
 import pickle
 import select
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 
 from qbench.backends import registry
@@ -56,6 +53,8 @@ from qbench.execution.workers import THREAD_ENV, ForkedWorker
 
 ADDRESS_ENV = "QBENCH_FORKSERVER"  # prefix of the servers' abstract unix socket names, inherited by jobs
 MAX_MESSAGE = 1 << 20
+MAX_FDS = 250  # descriptors one message may carry (Linux's SCM_RIGHTS takes 253): the roots' pipes at most
+REPLICATE_ROOTS = 5  # replicates with roots of their own; replicate k shares those of k % REPLICATE_ROOTS
 
 
 def forkable(backend) -> bool:
@@ -63,16 +62,20 @@ def forkable(backend) -> bool:
     return bool(getattr(backend, "forkable", False)) and backend.device == "CPU"
 
 
+def roots_of(replicate: int | None) -> int:
+    """Which set of roots serves this replicate of the sweep's points (`execution.replicate`)."""
+    return (replicate or 0) % REPLICATE_ROOTS
+
+
 def address_for(prefix: str, threads: int, target: str, replicate: int = 0) -> str:
     """The socket of the server for this adapter (`_target_`) at these thread settings, for this
     replicate of the sweep's points (`execution.replicate`)."""
-    rooted = f"{prefix}-{threads}t" + (f"-r{replicate}" if replicate else "")
+    rooted = f"{prefix}-{threads}t" + (f"-r{roots_of(replicate)}" if roots_of(replicate) else "")
     return f"{rooted}-{hashlib.sha1(target.encode()).hexdigest()[:12]}"
 
 
 # -- the launching process -------------------------------------------------------------------
 _roots: list[subprocess.Popen] = []
-_lock_dir: list[str] = []  # the roots' import locks live here until stop()
 
 
 class NotLocal(Exception):
@@ -96,7 +99,7 @@ def server_of(cfg) -> tuple[tuple[int, int], str, dict] | None:
     if execution["isolation"] != "process" or not forkable(backend):
         return None
     threads = backend.threads or threads_for({"execution": execution}, concurrency(launcher, multirun=True))
-    return (threads, execution.get("replicate") or 0), config["_target_"], config
+    return (threads, roots_of(execution.get("replicate"))), config["_target_"], config
 
 
 def plan(points) -> dict[tuple[int, int], dict[str, list[dict]]]:
@@ -127,16 +130,19 @@ class Servers:
     queue while they import. `wait_for`: the points seen before anything starts (2 for a sweep:
     a one-point sweep gets a spawned worker and starts no server).
 
-    One root per thread setting and replicate. A root is a fresh interpreter, so its servers' heaps
-    are a fresh draw of glibc's page-fault modes, as a new sweep's are: a point's replicates then
-    sample that draw instead of sharing it (qsim GHZ 20 q: 11.0 or 12.4 ms by the draw;
-    docs/PERFORMANCE.md "Replicates"). The roots wait for one another before any serves (each holds
-    a lock while it imports), so no import runs beside a point of another replicate."""
+    One root per thread setting and replicate (replicates from REPLICATE_ROOTS on share the roots
+    of the first ones: each set holds ~420 MB for the design's five libraries). A root is a fresh
+    interpreter, so its servers' heaps are a fresh draw of glibc's page-fault modes, as a new
+    sweep's are: a point's replicates then sample that draw instead of sharing it (qsim GHZ 20 q:
+    11.0 or 12.4 ms by the draw; docs/PERFORMANCE.md "Replicates"). The roots wait for one another
+    before any serves: each holds the write end of a pipe of its own until its servers have
+    imported, and every root reads every such pipe to its end, so no import runs beside a point of
+    another replicate, and a root that dies ends its pipe with it."""
 
     def __init__(self, wait_for: int = 1):
         self.prefix = f"qbench-fork-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.roots: dict[tuple[int, int], socket.socket] = {}  # (threads, replicate) -> the channel to its root
-        self.locks: list[str] = []                              # each root's import lock, a file
+        self.imported: list[int] = []  # read ends of the roots' pipes: at their end once that root has imported
         self.configs: dict[tuple[tuple[int, int], str], list[dict]] = {}
         self.held: list[tuple[tuple[int, int], str, dict]] = []
         self.seen, self.wait_for, self.local = 0, wait_for, True
@@ -175,8 +181,11 @@ class Servers:
         """Every point is known: each root lets its servers serve once all of them, and every other
         root's, have imported."""
         for channel in self.roots.values():
-            channel.send(pickle.dumps({"op": "done", "peers": self.locks}))
+            socket.send_fds(channel, [pickle.dumps({"op": "done"})], self.imported)
             channel.close()
+        for fd in self.imported:
+            os.close(fd)
+        self.imported = []
         if self.roots:
             os.environ[ADDRESS_ENV] = self.prefix
 
@@ -198,22 +207,18 @@ class Servers:
     def _root(self, root: tuple[int, int]) -> socket.socket:
         """The channel to the root of this thread setting and replicate, started first time (OpenMP
         and OpenBLAS read their thread counts from the environment once, when they load). The root
-        is handed its import lock already held, so no other root can pass it before it has begun."""
+        gets the only write end of its pipe, so its end comes when the root says or dies."""
         if root not in self.roots:
             threads = root[0]
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            if not _lock_dir:
-                _lock_dir.append(tempfile.mkdtemp(prefix="qbench-fork-locks-"))
-            path = os.path.join(_lock_dir[0], f"{len(self.locks)}.lock")
-            lock = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            imported_read, imported_write = os.pipe()
             env = dict(os.environ, **{name: str(threads) for name in THREAD_ENV})
             _roots.append(subprocess.Popen(
                 [sys.executable, "-m", "qbench.execution.forkroot", str(os.getpid()), str(theirs.fileno()),
-                 str(lock)], stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno(), lock]))
+                 str(imported_write)], stdin=subprocess.PIPE, env=env, pass_fds=[theirs.fileno(), imported_write]))
             theirs.close()
-            os.close(lock)  # the root's copy holds the lock now
-            self.locks.append(path)
+            os.close(imported_write)
+            self.imported.append(imported_read)
             self.roots[root] = ours
         return self.roots[root]
 
@@ -236,8 +241,6 @@ def stop() -> None:
         root.kill()  # its servers and their workers die with it (PR_SET_PDEATHSIG)
         root.wait()
         root.stdin.close()
-    while _lock_dir:
-        shutil.rmtree(_lock_dir.pop(), ignore_errors=True)
 
 
 # -- a job asking for a worker -----------------------------------------------------------------

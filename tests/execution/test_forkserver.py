@@ -409,33 +409,39 @@ def test_each_replicate_has_a_root_of_its_own(server):
     assert [len(wait_for_children(root.pid, 1)) for root in forkserver._roots] == [1, 1]
 
 
-def test_a_root_serves_only_once_every_other_root_has_imported(tmp_path):
-    """forkroot.Root.wait_for_peers: a root whose servers have imported releases its own lock, then
-    waits while another root still holds its lock (still importing), and goes on once it is released."""
-    import fcntl
+def test_a_root_serves_only_once_every_other_root_has_imported():
+    """forkroot.Root.wait_for_peers: a root whose servers have imported ends its own pipe, then
+    waits while another root still holds the write end of its pipe (still importing), and goes on
+    once that one is closed (imported, or dead)."""
     import socket
     import threading
 
     from qbench.execution.forkroot import Root
 
-    own, peer = tmp_path / "0.lock", tmp_path / "1.lock"
-    own_fd, peer_fd = (os.open(path, os.O_CREAT | os.O_RDWR) for path in (own, peer))
-    for fd in (own_fd, peer_fd):
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    (own_read, own_write), (peer_read, peer_write) = os.pipe(), os.pipe()
     channel, _other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    root = Root(channel, own_fd)
-    root.peers = [str(own), str(peer)]
+    root = Root(channel, own_write)
+    root.peers = [own_read, peer_read]
     waiting = threading.Thread(target=root.wait_for_peers)
     waiting.start()
     waiting.join(1.0)
     assert waiting.is_alive()  # the peer still imports
-    probe = os.open(own, os.O_RDONLY)
-    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # ... while its own lock is already released
-    os.close(probe)
-    fcntl.flock(peer_fd, fcntl.LOCK_UN)
+    with pytest.raises(OSError):
+        os.fstat(own_write)  # ... while this root's own pipe is already ended
+    os.close(peer_write)
     waiting.join(10.0)
     assert not waiting.is_alive()
-    os.close(peer_fd)
+
+
+def test_replicates_beyond_the_cap_share_the_first_replicates_roots():
+    """Each set of roots holds every library of the sweep (~420 MB for five): replicates 0 to
+    REPLICATE_ROOTS - 1 get their own, replicate k the roots of k % REPLICATE_ROOTS."""
+    cap = forkserver.REPLICATE_ROOTS
+    plan = forkserver.plan(sweep_points(f"execution.replicate=range({cap + 2})", "backend=stim", "n_qubits=4",
+                                        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"))
+    assert sorted(plan) == [(1, replicate) for replicate in range(cap)]
+    assert forkserver.address_for("p", 1, "t", cap + 1) == forkserver.address_for("p", 1, "t", 1) != \
+        forkserver.address_for("p", 1, "t", 0)
 
 
 def test_a_non_forkable_adapter_runs_in_a_spawned_worker(server):
