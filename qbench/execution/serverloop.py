@@ -33,10 +33,10 @@ def serve_group(configs: list[dict], listener: int, imported_write: int, go_read
         # worker's garbage collections do not touch (and so copy) every page of the libraries'
         # objects it shares with this server (Python's documented use of gc.freeze before fork).
         gc.freeze()
-        os.write(imported_write, b"I")
         try:
+            os.write(imported_write, b"I")
             message = pipes.read_message(go_read)
-        except EOFError:  # the root is gone
+        except (OSError, EOFError):  # the root is gone (a refused pre-flight stops it while we import)
             os._exit(0)
     os.close(imported_write)
     server.serve()
@@ -106,7 +106,7 @@ class ForkServer:
         key = registry.backend_key(request["backend"])
         if key not in self.import_seconds:  # not preloaded (or it failed): never imported beside a worker
             os.close(channel)
-            control.sendall(pickle.dumps({"ok": False, "message": self.failed.get(key, "not preloaded")}))
+            self.reply(control, {"ok": False, "message": self.failed.get(key, "not preloaded")})
             control.close()
             return
         pid = self.hand_to_spare(channel, request["memory_limit_gb"])
@@ -116,9 +116,17 @@ class ForkServer:
                 self.leave_server(control)
                 self.work(channel, request["memory_limit_gb"])
         os.close(channel)
-        control.sendall(pickle.dumps({"ok": True, "pid": pid, "import_seconds": self.import_seconds[key]}))
+        self.reply(control, {"ok": True, "pid": pid, "import_seconds": self.import_seconds[key]})
         self.import_seconds[key] = 0.0  # the import is paid once, reported with the first point
-        self.children[pid] = control
+        self.children[pid] = control  # reaped as any other: its channel ends when the requester is gone
+
+    @staticmethod
+    def reply(control: socket.socket, message: dict) -> None:
+        """Answer a job; one that is gone (killed while it waited) is not this server's end."""
+        try:
+            control.sendall(pickle.dumps(message))
+        except OSError:
+            pass
 
     def fork_spare(self) -> None:
         """Fork a worker that waits, as forked from this server's state, for the channel of its point."""

@@ -433,6 +433,31 @@ def test_a_root_serves_only_once_every_other_root_has_imported():
     assert not waiting.is_alive()
 
 
+def test_a_server_whose_root_is_gone_ends_quietly():
+    """A refused pre-flight stops the roots while their servers import: a server then finds its
+    "imported" pipe broken, and ends (exit 0) instead of raising into the sweep's stderr."""
+    import socket
+
+    from qbench.execution.serverloop import serve_group
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    imported_read, imported_write = os.pipe()
+    go_read, go_write = os.pipe()
+    os.close(imported_read)  # the root is gone
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            serve_group([], listener.fileno(), imported_write, go_read, 0.0)
+        except BaseException:  # noqa: BLE001 - what the fix prevents: this child must not go on as pytest
+            code = 3
+        finally:
+            os._exit(code)
+    os.close(imported_write), os.close(go_read), os.close(go_write)
+    listener.close()
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
 def test_replicates_beyond_the_cap_share_the_first_replicates_roots():
     """Each set of roots holds every library of the sweep (~420 MB for five): replicates 0 to
     REPLICATE_ROOTS - 1 get their own, replicate k the roots of k % REPLICATE_ROOTS."""
