@@ -70,7 +70,8 @@ def roots_of(replicate: int | None) -> int:
 def address_for(prefix: str, threads: int, target: str, replicate: int = 0) -> str:
     """The socket of the server for this adapter (`_target_`) at these thread settings, for this
     replicate of the sweep's points (`execution.replicate`)."""
-    rooted = f"{prefix}-{threads}t" + (f"-r{roots_of(replicate)}" if roots_of(replicate) else "")
+    roots = roots_of(replicate)
+    rooted = f"{prefix}-{threads}t" + (f"-r{roots}" if roots else "")
     return f"{rooted}-{hashlib.sha1(target.encode()).hexdigest()[:12]}"
 
 

@@ -48,7 +48,7 @@ from datetime import datetime
 
 from qbench.results import stats
 from qbench.results.compare_match import (REPLICATE_KEY, CompareError, Matching, Point, Sweep, By, load_sweep, match,
-                                          parse_by, text)
+                                          parse_by, pools_replicates, text)
 
 ALPHA = 0.05
 THRESHOLD = 0.10
@@ -95,7 +95,7 @@ def ratio_ci(base: list[float], new: list[float], resamples: int = RESAMPLES, se
 
 
 def replicates_ratio(base: list[list[float]], new: list[list[float]],
-                  level: float = stats.LEVEL) -> tuple[float, tuple[float, float], float]:
+                     level: float = stats.LEVEL) -> tuple[float, tuple[float, float], float]:
     """Where both sides ran the point several times (lists of samples, one per replicate): the replicate is
     the unit. Each replicate's median, in logs; ratio = exp(mean(log NEW) - mean(log BASE)), the ratio of
     the replicates' geometric means; its interval and two-sided p-value from a t-test on those logs.
@@ -250,7 +250,7 @@ def contended(base: dict, new: dict) -> bool:
 
 
 def _differences(a: Point, b: Point, identity: tuple, by: By | None) -> dict:
-    unshown = () if by and by.key == REPLICATE_KEY else (REPLICATE_KEY,)  # a pooled point's first replicate says 0
+    unshown = (REPLICATE_KEY,) if pools_replicates(by) else ()  # a pooled point's first replicate says 0
     out = {}
     for key in sorted(set(a.keys) | set(b.keys)):
         if key in identity or key == "circuit.fingerprint" or key in unshown:

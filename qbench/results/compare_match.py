@@ -104,6 +104,12 @@ class Point:
         self.records = self.records or [self.record]
 
 
+def pools_replicates(by: By | None) -> bool:
+    """Whether a point's replicates are pooled into one point: always, but where `--by
+    execution.replicate=0:1` compares two replicates instead."""
+    return not (by and by.key == REPLICATE_KEY)
+
+
 def pooled(replicates: list[Point]) -> Point:
     """The replicates of one point (execution.replicate=0,1,...) as one point: their samples pooled, and
     kept apart by replicate, so the comparison can tell the spread between processes from within one."""
@@ -246,7 +252,7 @@ def match(base: Sweep, new: Sweep, by: By | None = None) -> Matching:
     split = tuple(sorted(split))
     full = identity + split
 
-    pool = not (by and by.key == REPLICATE_KEY)  # --by execution.replicate=0:1 compares two replicates instead
+    pool = pools_replicates(by)
 
     def index(points: list[Point]) -> tuple[dict, int]:
         out, dropped = {}, 0
