@@ -2,9 +2,10 @@
 
 The writer (`qbench.results.sweep_tracker`) runs in the launching process beside the points. Lowering
 its CPU priority keeps it off a busy core, but not off a spare one: with a core to spare (the basic
-launcher's one point at a time), its work there (importing MLflow, sqlite's commits) took memory
-bandwidth and cache from the timed runs on the other core, and pennylane's and cirq's 20-qubit points
-ran 6-12 % slower than in the same sweep untracked (docs/PERFORMANCE.md, "The timing gate").
+launcher's one point at a time), its work there (importing MLflow, sqlite's commits) shares the
+memory and caches of the timed runs on the other core: pennylane's 20-qubit point ran 4.5-12 % slower
+than in the same sweep untracked (docs/PERFORMANCE.md, "The timing gate"). A user's own script has no
+such neighbour, so qbench's timed runs should not either.
 
 So a point holds the gate shared from its conversion to its last timed run (`timing`), and the writer
 does each piece of its work (opening the store, logging one point, closing the sweep) holding it
