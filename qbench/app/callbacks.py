@@ -8,7 +8,6 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from qbench import timing_gate
 from qbench.app import state
 from qbench.execution import collector
 # bandwidth, tracking and the summary need NumPy/MLflow/matplotlib: imported in the hooks, because
@@ -48,8 +47,7 @@ class QbenchCallback(Callback):
 
         bandwidth.machine_bandwidth()  # probe once here, never in several parallel jobs at once
         sweep_dir = Path(config.hydra.sweep.dir)
-        gate = timing_gate.for_sweep(sweep_dir, config.hydra.launcher.get("_target_"), config.tracking.enabled)
-        _trackers[str(sweep_dir)] = sweep_tracker.SweepTracker(config.tracking, sweep_dir, sweep_dir.name, gate).start()
+        _trackers[str(sweep_dir)] = sweep_tracker.SweepTracker(config.tracking, sweep_dir, sweep_dir.name).start()
         warming = threading.Thread(target=_prewarm_charts, name="qbench-prewarm", daemon=True)
         warming.start()
         _prewarming[str(sweep_dir)] = warming

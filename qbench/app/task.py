@@ -22,7 +22,6 @@ def benchmark_dir(hydra_cfg) -> Path:
 def main(cfg: DictConfig) -> str:
     # Imported here so that `--help`, `--cfg` and shell completion stay fast (NumPy and qbench's
     # run machinery are only needed once a point runs).
-    from qbench import timing_gate
     from qbench.app.hydra_internals import compose_ahead
     from qbench.execution import collector, lifetime
     from qbench.execution.resources import concurrency
@@ -43,10 +42,8 @@ def main(cfg: DictConfig) -> str:
         log.info("kept the earlier %s result in %s", record["status"], output_dir)
     else:
         # while this job waits for its fork server, the sweep's other groups are composed (hydra_internals)
-        gate = timing_gate.for_sweep(directory, hydra_cfg.launcher.get("_target_"), cfg.tracking.enabled) \
-            if multirun else None  # a single run logs itself after it, nothing runs beside it
         record = run_point(cfg, output_dir, directory.name, concurrency(hydra_cfg.launcher, multirun),
-                           idle_work=compose_ahead, timing_gate_path=gate)
+                           idle_work=compose_ahead)
     if not multirun and not tracking.is_logged(output_dir, record):  # a sweep's points: its SweepTracker
         tracking.log_point(cfg.tracking, records.task_config(cfg), record, output_dir)
     progress.point_finished(record, directory)

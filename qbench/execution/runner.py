@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from qbench import environment, timing_gate
+from qbench import environment
 from qbench.backends.base import RunSpec
 from qbench.backends.registry import instantiate_backend, known_packages
 from qbench.circuits import canonical as circuits
@@ -81,17 +81,15 @@ def record_lost_job(cfg, output_dir: Path, benchmark_id: str, status: str, error
     return record
 
 
-def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1, idle_work=None,
-              timing_gate_path: Path | None = None) -> dict:
+def run_point(cfg, output_dir: Path, benchmark_id: str, concurrency: int = 1, idle_work=None) -> dict:
     """Execute one composed point and write `output_dir/result.json`. Never raises.
 
-    `idle_work`: called while the point waits for its forked worker (`forkserver.fork_worker`).
-    `timing_gate_path`: the sweep's gate (`qbench.timing_gate`), held over the point's timed work."""
+    `idle_work`: called while the point waits for its forked worker (`forkserver.fork_worker`)."""
     wall_start = time.perf_counter()
     plain = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
     record = _new_record(plain, benchmark_id)
     try:
-        _fill_record(record, plain, Path(output_dir), concurrency, idle_work, timing_gate_path)
+        _fill_record(record, plain, Path(output_dir), concurrency, idle_work)
     except Exception as exc:  # qbench's own bug or a bad adapter: still a record, never a dead sweep
         record.update(status="error", reason=f"{type(exc).__name__}: {exc}",
                       error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()})
@@ -122,8 +120,7 @@ def finished_record(cfg, output_dir: Path) -> dict | None:
     return existing if existing.get("run_id") == run_id else None
 
 
-def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, idle_work=None,
-                 timing_gate_path: Path | None = None) -> None:
+def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, idle_work=None) -> None:
     """Fill `record` in place: checks, then the isolated execution, then the metrics."""
     record["config"] = records.point_config(plain)
     check_point(plain)
@@ -166,11 +163,6 @@ def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, 
                "execution": {k: ex.get(k) for k in ("warmup_runs", "repetitions", "verify_max_qubits", "min_time",
                                                     "max_repetitions", "target_rel_ci", "timeout_per_run", "heap",
                                                     "replicate")}}
-    request["execution"]["timing_gate"] = str(timing_gate_path) if timing_gate_path else None
-    # A piece of MLflow's work in progress (opening the store takes seconds) ends before the worker is
-    # asked, so that the wait does not count towards timeout_per_run; the worker holds the gate itself.
-    with timing_gate.timing(timing_gate_path) as gate_wait_seconds:
-        pass
     with gpu_slot(backend.device, ex["gpus"]):
         outcome, record["attempts"] = _execute_with_retries(request, ex, threads, idle_work)
     if outcome is None:
@@ -195,8 +187,6 @@ def _fill_record(record: dict, plain: dict, output_dir: Path, concurrency: int, 
         dry_run_seconds=outcome["dry_run_seconds"], warmup_seconds=outcome["warmup_seconds"],
         import_seconds=outcome["import_seconds"],
         convert_seconds=outcome["convert_seconds"], verify_seconds=outcome["verify_seconds"],
-        # waited for the sweep's MLflow writer before the timed work (qbench.timing_gate); None untracked
-        gate_wait_seconds=gate_wait_seconds + outcome["gate_wait_seconds"] if timing_gate_path else None,
         memory_peak_mb=outcome["memory_peak_mb"],
         memory_baseline_mb=outcome["memory_baseline_mb"], memory_run_mb=outcome["memory_run_mb"],
         throughput_shots_per_second=plain["shots"] / median if median > 0 and spec.compute == "sampling" else None,

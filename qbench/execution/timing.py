@@ -8,7 +8,7 @@ from __future__ import annotations
 import resource
 import time
 
-from qbench import pipes, timing_gate
+from qbench import pipes
 from qbench.backends.registry import load_backend
 from qbench.execution import calibration, heap
 from qbench.execution.verify import verify
@@ -26,41 +26,39 @@ def measure(request: dict) -> dict:
     memory_baseline_mb = pipes.resident_mb()  # the process before the point: interpreter and imported libraries
     pipes.reset_peak_rss()
 
-    # held from the conversion to the last timed run: the sweep's MLflow writer waits (qbench.timing_gate)
-    with timing_gate.timing(execution.get("timing_gate")) as gate_wait_seconds:
-        start = time.perf_counter()
-        prepared = backend.prepare(circuit, spec)
-        convert_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    prepared = backend.prepare(circuit, spec)
+    convert_seconds = time.perf_counter() - start
 
-        # No result of qbench's own runs stays alive into the next run, as a user's loop drops each one:
-        # a state vector held from the previous repetition would double a point's memory, and one result
-        # held can change how glibc's heap hands memory back on every run (docs/PERFORMANCE.md, "heap").
-        start = time.perf_counter()
+    # No result of qbench's own runs stays alive into the next run, as a user's loop drops each one:
+    # a state vector held from the previous repetition would double a point's memory, and one result
+    # held can change how glibc's heap hands memory back on every run (docs/PERFORMANCE.md, "heap").
+    start = time.perf_counter()
+    backend.run(prepared)
+    dry_run_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for _ in range(execution["warmup_runs"]):
         backend.run(prepared)
-        dry_run_seconds = time.perf_counter() - start
+    warmup_seconds = time.perf_counter() - start
 
+    last = [None]  # the last timed run's result: the histogram and the verification read it
+    cpu_seconds = [0.0]  # this process's CPU time over the timed runs: wall >> CPU means it was made to wait
+
+    def timed_run() -> float:
+        last[0] = None  # the previous repetition's result is gone before this one runs
+        cpu = time.process_time()
         start = time.perf_counter()
-        for _ in range(execution["warmup_runs"]):
-            backend.run(prepared)
-        warmup_seconds = time.perf_counter() - start
+        last[0] = backend.run(prepared)
+        elapsed = time.perf_counter() - start
+        cpu_seconds[0] += time.process_time() - cpu
+        return elapsed
 
-        last = [None]  # the last timed run's result: the histogram and the verification read it
-        cpu_seconds = [0.0]  # this process's CPU time over the timed runs: wall >> CPU means it was made to wait
-
-        def timed_run() -> float:
-            last[0] = None  # the previous repetition's result is gone before this one runs
-            cpu = time.process_time()
-            start = time.perf_counter()
-            last[0] = backend.run(prepared)
-            elapsed = time.perf_counter() - start
-            cpu_seconds[0] += time.process_time() - cpu
-            return elapsed
-
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
-        # page faults are counted, not timed: a heap that hands back and re-faults its arrays on every
-        # run shows here as plainly as in the times, without the machine's noise
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    times, stop = calibration.repeat(timed_run, calibration.Plan.from_execution(execution), point_started)
+    # page faults are counted, not timed: a heap that hands back and re-faults its arrays on every
+    # run shows here as plainly as in the times, without the machine's noise
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     raw = last[0]
     memory_peak_mb = pipes.peak_rss_mb()
     memory_run_mb = None
@@ -94,6 +92,5 @@ def measure(request: dict) -> dict:
         "heap": heap_mode,
         "verification": verification,
         "verify_seconds": verify_seconds,
-        "gate_wait_seconds": gate_wait_seconds,
         "backend_details": {**backend.describe(), **backend.noise_details(circuit, spec)},
     }

@@ -7,7 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-from qbench import timing_gate
 from qbench.results import records, tracking
 
 log = logging.getLogger("qbench")
@@ -32,21 +31,16 @@ def task_config(point_dir: Path, record: dict) -> dict:
 
 
 class SweepTracker:
-    """A background thread that creates the store, the experiment and the sweep's parent run (starting
+    """A low-priority thread that creates the store, the experiment and the sweep's parent run (starting
     when the sweep did), logs every point as its result.json appears, and at `finish` logs what is left
     and ends the parent at the sweep's end. A point logged again replaces its earlier child run.
-    Any MLflow failure is one warning; a server that does not answer turns tracking off for the sweep.
-
-    With a `gate` (a local sweep: `qbench.timing_gate`) each piece of that work waits until no point
-    is timing, and the thread keeps its priority: at nice 19 it could hold the gate for long on a
-    busy machine while points wait for it. Without one (SLURM) it runs at nice 19 beside the jobs."""
+    Any MLflow failure is one warning; a server that does not answer turns tracking off for the sweep."""
 
     POLL_SECONDS = 0.25
     SYNCHRONOUS = True  # MLflow's async log_batch bought nothing here: bench/mlflow_cost.py
 
-    def __init__(self, tracking_cfg, sweep_dir: Path, benchmark_id: str, gate: Path | None = None):
+    def __init__(self, tracking_cfg, sweep_dir: Path, benchmark_id: str):
         self.tracking_cfg, self.sweep_dir, self.benchmark_id = tracking_cfg, Path(sweep_dir), benchmark_id
-        self.gate = gate
         self.started_ms = _now_ms()  # Hydra calls on_multirun_start before any job starts
         self.ids: dict | None = None
         self._mlflow = None
@@ -68,7 +62,6 @@ class SweepTracker:
         if self._thread.is_alive():
             self._raise_priority()
             self._thread.join()
-        timing_gate.remove(self.gate)
 
     def _raise_priority(self) -> None:
         """No timed run is left to protect: the backlog the busy sweep left is logged at the launching
@@ -83,11 +76,9 @@ class SweepTracker:
         self.ids = None
 
     def _run(self) -> None:
-        if self.gate is None:
-            tracking.lower_this_threads_priority()
+        tracking.lower_this_threads_priority()
         try:
-            with timing_gate.exclusive(self.gate):
-                self._open()
+            self._open()
         except Exception as exc:  # noqa: BLE001 - tracking never fails a run
             return self._off("could not start", exc)
         while self.ids is not None:
@@ -99,8 +90,7 @@ class SweepTracker:
         if self.ids is not None and self._end is not None:
             failed, ended_ms, status = self._end
             try:
-                with timing_gate.exclusive(self.gate):
-                    tracking.end_sweep(self._mlflow, self.ids, failed, ended_ms, status)
+                tracking.end_sweep(self._mlflow, self.ids, failed, ended_ms, status)
             except Exception as exc:  # noqa: BLE001
                 log.warning("MLflow: could not close the sweep's run: %s", exc)
 
@@ -130,8 +120,7 @@ class SweepTracker:
             if record is None or tracking.is_logged(path.parent, record):
                 continue
             try:
-                with timing_gate.exclusive(self.gate):
-                    self.log_point(path.parent, record)
+                self.log_point(path.parent, record)
             except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
                 if tracking.is_remote(self._mlflow.tracking_uri):  # every further call would wait as long
                     return self._off("the server failed", exc)

@@ -14,9 +14,7 @@ import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from qbench import timing_gate
-from qbench.results import tracking
-from tests.helpers import PLUGIN_CONF, client_for, compose_point, run_qbench, sweep_records
+from tests.helpers import PLUGIN_CONF, client_for, run_qbench, sweep_records
 
 
 def runs_by_name(client: MlflowClient) -> dict:
@@ -89,51 +87,6 @@ def test_single_run_logs_itself(workdir):
     (run,) = runs_by_name(client).values()
     assert run.info.status == "FINISHED" and "mlflow.parentRunId" not in run.data.tags
     assert client.get_experiment_by_name("qbench").tags["mlflow.experimentKind"] == "custom_model_development"
-
-
-GATE_HOLDER = """
-import sys, time
-from qbench import timing_gate
-with timing_gate.timing(sys.argv[1]):
-    print("held", flush=True)
-    time.sleep(600)
-"""
-
-
-def test_mlflow_waits_while_a_point_is_timed(workdir, monkeypatch):
-    # A tracked local sweep: every point's record says how long it waited for MLflow's writer, and the
-    # sweep's gate file is gone afterwards; an untracked sweep has no gate.
-    assert run_qbench("-m", "backend=stim", "n_qubits=3,4", "execution=quick", cwd=workdir).returncode == 0
-    sweep_dir = _sweep_dir(workdir)
-    waits = [r["metrics"]["gate_wait_seconds"] for r in sweep_records(workdir)]
-    assert len(waits) == 2 and all(isinstance(w, float) and w >= 0 for w in waits)
-    assert not (sweep_dir / timing_gate.FILE).exists()
-    untracked = run_qbench("-m", "backend=stim", "n_qubits=3", "execution=quick", "tracking.enabled=false",
-                           "hydra.sweep.dir=untracked", cwd=workdir)
-    assert untracked.returncode == 0
-    assert [json.loads(p.read_text())["metrics"]["gate_wait_seconds"]
-            for p in (workdir / "untracked").glob("*/result.json")] == [None]
-
-    # The writer itself, on that sweep: one point to log again, while another process is in its timed
-    # work (holding the gate): nothing is logged until that ends, not even the store opened.
-    from qbench.results.sweep_tracker import SweepTracker
-
-    point = next(sweep_dir.glob("*/result.json")).parent
-    (point / tracking.POINT_FILE).unlink()
-    gate = sweep_dir / timing_gate.FILE
-    holder = subprocess.Popen([sys.executable, "-c", GATE_HOLDER, str(gate)], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    monkeypatch.chdir(workdir)  # the configured store is relative to the working directory
-    tracker = SweepTracker(compose_point().tracking, sweep_dir, sweep_dir.name, gate).start()
-    try:
-        time.sleep(3)
-        assert not (point / tracking.POINT_FILE).exists() and tracker._mlflow is None
-    finally:
-        holder.kill()
-        holder.wait()
-    tracker.finish()
-    assert (point / tracking.POINT_FILE).exists()  # logged once the gate was free
-    assert not gate.exists()
 
 
 def test_killed_sweep_leaves_no_run_running(workdir):
