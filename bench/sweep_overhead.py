@@ -8,8 +8,8 @@
 4. compares wall times and CPU-seconds (the machine's busy time over each side, fork servers
    included, and the least wall ratio that much CPU work allows on these cores), the per-run
    fixed overhead (a run's wall time minus its timed work), and, for every point taking at
-   least 10 ms, qbench's execution_time_seconds against the plain loop's median for the same library call (goal:
-   within 10 %);
+   least 10 ms, qbench's execution_time_seconds against the plain loop's median for the same
+   library call (goal: within 10 %);
 5. splits each qbench side's wall time, from its records' timestamps, into: until the first job,
    the points (and how long the two joblib workers spent outside any job), after the last point.
 
@@ -33,6 +33,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from cpu_busy import busy_and_total  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("plain", "qbench", "again", "untracked")  # again: MLflow into the store "qbench" created; untracked: off
@@ -58,12 +60,10 @@ def children_cpu_seconds() -> float:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds every core of the machine has been busy since boot (/proc/stat: user, nice, system,
-    irq, softirq; not idle, iowait or the hypervisor's steal). Around a side on a quiet machine: all
-    that side's processes, the fork servers included."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds every core of the machine has been busy since boot (bench/cpu_busy.py's reading of
+    /proc/stat: all but idle and iowait). Around a side on a quiet machine: all that side's processes,
+    the fork servers included."""
+    return busy_and_total()[0] / os.sysconf("SC_CLK_TCK")
 
 
 def timeline(sweep_dir: Path, started: float, ended: float, streams: int = 2) -> dict:
@@ -147,7 +147,7 @@ def main() -> int:
     def med(key: str) -> float:
         return median(r[key] for r in rounds)
 
-    plain_s, qbench_s, walls, overheads, parts, gate_waits = {}, {}, {}, [], [], []
+    plain_s, qbench_s, walls, overheads, parts = {}, {}, {}, [], []
     for r in rounds:
         for row in r["plain_rows"]:
             plain_s.setdefault((row["backend"], row["n_qubits"]), []).append(row["median_seconds"])
@@ -157,9 +157,7 @@ def main() -> int:
             walls.setdefault(key, []).append(m["wall_seconds"])
             # the calls a user's own loop makes too: dry run, warm-up, samples
             timed_work = m["dry_run_seconds"] + m["warmup_seconds"] + sum(m["execution_times_seconds"])
-            # a tracked point's wait for MLflow's writer (qbench.timing_gate) is MLflow's cost, reported apart
-            gate_waits.append(m.get("gate_wait_seconds") or 0.0)
-            overheads.append(m["wall_seconds"] - timed_work - gate_waits[-1])
+            overheads.append(m["wall_seconds"] - timed_work)
             # of which: converting the circuit (a user's script does it too) and verifying the answer
             parts.append((m.get("convert_seconds") or 0.0, m.get("verify_seconds") or 0.0))
     points = []
@@ -179,7 +177,7 @@ def main() -> int:
     cores = environment.machine()["cpu_cores"]
     result = {
         "benchmark": "sweep_overhead", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": environment.cpu_model(), "cores": environment.machine()["cpu_cores"],
+        "machine": {"cpu": environment.cpu_model(), "cores": cores,
                     "ram_gb": environment.machine()["ram_gb"], "python": platform.python_version()},
         "command": "python -m qbench " + " ".join(SWEEP), "rounds": len(rounds),
         "plain_loop_wall_seconds": plain_wall, "qbench_wall_seconds": qbench_wall,
@@ -200,8 +198,6 @@ def main() -> int:
         "timeline": {side: {key: median(r[f"{side}_timeline"][key] for r in rounds)
                             for key in rounds[0][f"{side}_timeline"]} for side in ("qbench", "again", "untracked")},
         "run_overhead_median_seconds": median(overheads),
-        "gate_wait_median_seconds": median(gate_waits),
-        "gate_wait_seconds_per_sweep": sum(gate_waits) / len(rounds),
         "run_overhead_convert_median_seconds": median(c for c, _ in parts),
         "run_overhead_verify_median_seconds": median(v for _, v in parts),
         "run_overhead_beyond_convert_and_verify_median_seconds": median(o - c - v
@@ -226,8 +222,7 @@ def main() -> int:
           f"ratio {untracked_ratio:.2f}; per-run overhead median {1e3 * median(overheads):.1f} ms "
           f"(convert {1e3 * result['run_overhead_convert_median_seconds']:.1f}, verify "
           f"{1e3 * result['run_overhead_verify_median_seconds']:.1f}, the rest "
-          f"{1e3 * result['run_overhead_beyond_convert_and_verify_median_seconds']:.1f}; besides, waiting for "
-          f"MLflow's writer {result['gate_wait_seconds_per_sweep']:.2f} s a sweep); "
+          f"{1e3 * result['run_overhead_beyond_convert_and_verify_median_seconds']:.1f}); "
           f"{len(checked) - len(outside)}/{len(checked)} points >= 10 ms within 10 % of the plain loop")
     floor = result["wall_ratio_floor"]
     print(f"machine busy CPU s (all processes): plain {result['machine_busy_cpu_seconds']['plain']:.1f}, "
