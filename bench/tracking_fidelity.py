@@ -12,26 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sweep_overhead import SWEEP as DESIGN_SWEEP, timed  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP = ["-m", "backend=cirq,qiskit-aer,qsim,pennylane,stim", "circuit=ghz", "n_qubits=range(4,22,2)", "shots=1000",
-         "execution.warmup_runs=1", "execution.repetitions=3", "execution.min_time=0",
-         "execution.max_repetitions=3", "execution.heap=default"]
+SWEEP = [arg for arg in DESIGN_SWEEP if not arg.startswith("hydra")]  # its points, without its launcher
 LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]}
 
 
 def sweep(tmp: Path, folder: str, extra: list[str]) -> tuple[float, dict]:
     """One sweep into tmp/folder: its wall and {(backend, n_qubits): execution_time_seconds}."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "qbench", *SWEEP, *extra, f"hydra.sweep.dir={folder}"], cwd=tmp,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - started
+    wall, done = timed([sys.executable, "-m", "qbench", *SWEEP, *extra, f"hydra.sweep.dir={folder}"], tmp)
     assert done.returncode == 0, done.stderr[-3000:]
     times = {}
     for path in (tmp / folder).glob("*/result.json"):
